@@ -1,0 +1,85 @@
+"""The controller's HTTP app: one port, a path per service."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+
+from gureum.cloud import Cloud
+from gureum.http.endpoint import CLOUD_SCOPE_KEY
+from gureum.identity.api import identity_app
+from gureum.image.api import image_app
+
+access_log = logging.getLogger("gureum.access")
+
+# Where each service lives under the one port; the catalog is built from this.
+SERVICE_PATHS = {
+    "identity": "/identity",
+    "image": "/image",
+}
+
+
+class CloudMiddleware:
+    """Hands every request the cloud, a request id, and writes the access log."""
+
+    def __init__(self, app: Any, cloud: Cloud) -> None:
+        self.app = app
+        self.cloud = cloud
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope[CLOUD_SCOPE_KEY] = self.cloud
+        request_id = "req-" + str(uuid.uuid4())
+        scope["gureum.request_id"] = request_id
+        started = time.perf_counter()
+        status_holder = {"status": 0}
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-openstack-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if access_log.isEnabledFor(logging.INFO):
+                client = scope.get("client") or ("-", 0)
+                access_log.info(
+                    "%s %s %s -> %d in %.1f ms [%s]",
+                    client[0],
+                    scope["method"],
+                    scope["path"],
+                    status_holder["status"],
+                    (time.perf_counter() - started) * 1000,
+                    request_id,
+                )
+
+
+async def root(request: Request) -> JSONResponse:
+    base = str(request.base_url).rstrip("/")
+    return JSONResponse(
+        {"name": "gureum", "services": {name: base + path for name, path in SERVICE_PATHS.items()}}
+    )
+
+
+def build_app(cloud: Cloud) -> CloudMiddleware:
+    app = Starlette(
+        routes=[
+            Route("/", root),
+            Mount(SERVICE_PATHS["identity"], app=identity_app()),
+            Mount(SERVICE_PATHS["image"], app=image_app()),
+        ]
+    )
+    return CloudMiddleware(app, cloud)

@@ -1,0 +1,1 @@
+"""Database: one engine per controller process, models per service, alembic migrations."""

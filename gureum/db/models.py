@@ -1,0 +1,7 @@
+"""Every service's tables, gathered so migrations see one metadata."""
+
+from gureum.db.base import Base
+from gureum.identity import models as _identity  # noqa: F401
+from gureum.image import models as _image  # noqa: F401
+
+metadata = Base.metadata

@@ -1,0 +1,1 @@
+"""The HTTP kit shared by every service: errors, request context, endpoints."""

@@ -1,0 +1,188 @@
+"""Endpoints: thin async shells around synchronous service code.
+
+An endpoint reads and checks the body on the event loop, then authenticates and
+runs the handler in a worker thread (services use blocking database sessions).
+Handlers get an `ApiRequest` and return a Response, a JSON-able body, a
+`(status, body)` / `(status, body, headers)` tuple, or None for 204.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import jsonschema
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, QueryParams
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from gureum.http.context import RequestContext
+from gureum.http.errors import BadRequest, PayloadTooLarge, Unauthorized, UnsupportedMediaType
+
+if TYPE_CHECKING:
+    from gureum.cloud import Cloud
+
+CLOUD_SCOPE_KEY = "gureum.cloud"
+
+
+@dataclass
+class ApiRequest:
+    request: Request
+    cloud: "Cloud"
+    ctx: RequestContext | None
+    path: dict[str, Any]
+    query: QueryParams
+    headers: Headers
+    body: Any = None
+
+    @property
+    def context(self) -> RequestContext:
+        """The authenticated caller; endpoints declared auth=True always have one."""
+        assert self.ctx is not None
+        return self.ctx
+
+    @property
+    def base_url(self) -> str:
+        """This service's root URL as the client reached it (for links)."""
+        return str(self.request.base_url).rstrip("/")
+
+
+@dataclass(frozen=True)
+class EndpointMeta:
+    auth: bool
+    json_body: bool
+    body_schema: dict[str, Any] | None
+    summary: str
+    success_status: int
+    content_types: tuple[str, ...] = field(default=("application/json",))
+
+
+Handler = Callable[[ApiRequest], Any]
+
+
+def cloud_of(request: Request) -> "Cloud":
+    return request.scope[CLOUD_SCOPE_KEY]
+
+
+async def read_json_body(request: Request, limit: int, content_types: tuple[str, ...]) -> Any:
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise PayloadTooLarge(f"Request body is {length} bytes; the limit is {limit} bytes.")
+    chunks = bytearray()
+    async for chunk in request.stream():
+        chunks.extend(chunk)
+        if len(chunks) > limit:
+            raise PayloadTooLarge(f"Request body is over the limit of {limit} bytes.")
+    if not chunks.strip():
+        return None
+    ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if ctype and ctype not in content_types and not ctype.endswith("+json") and ctype != "text/plain":
+        raise UnsupportedMediaType(f"Unsupported Content-Type {ctype!r}; send {content_types[0]}.")
+    try:
+        return json.loads(bytes(chunks))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"Malformed request body: not valid JSON ({exc}).") from exc
+
+
+def _describe_path(error: jsonschema.ValidationError) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    return ".".join(parts) if parts else "request body"
+
+
+def validate_body(body: Any, schema: dict[str, Any]) -> None:
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(body))
+    if error is None:
+        return
+    where = _describe_path(error)
+    if error.validator == "additionalProperties":
+        raise BadRequest(f"Invalid input for field '{where}': {error.message}")
+    if error.validator == "required":
+        raise BadRequest(f"Invalid input for field '{where}': {error.message}")
+    raise BadRequest(f"Invalid input for field '{where}': {error.message}")
+
+
+def to_response(result: Any, default_status: int) -> Response:
+    if isinstance(result, Response):
+        return result
+    if result is None:
+        return Response(status_code=204)
+    if isinstance(result, tuple):
+        status, body, *rest = result
+        headers = rest[0] if rest else None
+        if body is None:
+            return Response(status_code=status, headers=headers)
+        return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(result, status_code=default_status)
+
+
+def endpoint(
+    *,
+    auth: bool = True,
+    json_body: bool = False,
+    schema: dict[str, Any] | None = None,
+    status: int = 200,
+    summary: str = "",
+    content_types: tuple[str, ...] = ("application/json",),
+) -> Callable[[Handler], Callable[[Request], Any]]:
+    """Declare an endpoint. `schema` (JSON Schema) checks the body and feeds the OpenAPI doc."""
+
+    def decorate(handler: Handler) -> Callable[[Request], Any]:
+        async def asgi_endpoint(request: Request) -> Response:
+            cloud = cloud_of(request)
+            body = None
+            if json_body or schema is not None:
+                body = await read_json_body(request, cloud.settings.max_json_body_bytes, content_types)
+                if schema is not None:
+                    validate_body(body, schema)
+            api_request = ApiRequest(
+                request=request,
+                cloud=cloud,
+                ctx=None,
+                path=dict(request.path_params),
+                query=request.query_params,
+                headers=request.headers,
+                body=body,
+            )
+            result = await run_in_threadpool(_authenticate_and_call, handler, api_request, auth)
+            return to_response(result, status)
+
+        asgi_endpoint.__name__ = handler.__name__
+        asgi_endpoint.__doc__ = handler.__doc__
+        asgi_endpoint.api_meta = EndpointMeta(  # type: ignore[attr-defined]
+            auth=auth,
+            json_body=json_body or schema is not None,
+            body_schema=schema,
+            summary=summary or (handler.__doc__ or handler.__name__).strip().splitlines()[0],
+            success_status=status,
+            content_types=content_types,
+        )
+        return asgi_endpoint
+
+    return decorate
+
+
+def authenticate(request: Request, cloud: "Cloud") -> RequestContext:
+    token = request.headers.get("x-auth-token")
+    if not token:
+        raise Unauthorized("The request you have made requires authentication.")
+    return cloud.identity.context_for_token(
+        token,
+        remote_addr=request.client.host if request.client else "",
+        request_id=request.scope.get("gureum.request_id", ""),
+    )
+
+
+def _authenticate_and_call(handler: Handler, api_request: ApiRequest, auth: bool) -> Any:
+    if auth:
+        api_request.ctx = authenticate(api_request.request, api_request.cloud)
+    elif api_request.headers.get("x-auth-token"):
+        # Optional auth: a valid token adds a context, a bad one is ignored here.
+        try:
+            api_request.ctx = authenticate(api_request.request, api_request.cloud)
+        except Exception:  # noqa: BLE001 - the handler decides what an anonymous caller may do
+            api_request.ctx = None
+    return handler(api_request)

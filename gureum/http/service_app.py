@@ -1,0 +1,48 @@
+"""A service's own ASGI app: its routes, rendered errors in that service's format."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from gureum.http.errors import ApiError, ErrorRenderer
+
+log = logging.getLogger(__name__)
+
+HTTP_DETAIL_MESSAGES = {
+    404: "The resource could not be found.",
+    405: "The method is not allowed for the requested URL.",
+}
+
+
+def service_app(routes: Sequence[BaseRoute], render: ErrorRenderer) -> Starlette:
+    async def on_api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        if exc.status >= 500:
+            log.error("%s %s -> %d: %s", request.method, request.url.path, exc.status, exc.message)
+        return render(request, exc)
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        message = HTTP_DETAIL_MESSAGES.get(exc.status_code, str(exc.detail))
+        return render(request, ApiError(message, status=exc.status_code, headers=dict(exc.headers or {})))
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error in %s %s", request.method, request.url.path)
+        error = ApiError(
+            "An unexpected error prevented the server from fulfilling your request. "
+            "The controller log has the details.",
+            status=500,
+        )
+        return render(request, error)
+
+    return Starlette(
+        routes=list(routes),
+        exception_handlers={ApiError: on_api_error, HTTPException: on_http_error, Exception: on_unexpected},
+    )
