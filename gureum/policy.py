@@ -29,19 +29,20 @@ class PolicySyntaxError(ValueError):
     pass
 
 
-_TOKEN_RE = re.compile(r"\s*(\(|\)|[^\s()]+)")
-
-
 def _tokenize(rule: str) -> list[str]:
+    """Split on white space, then peel parentheses off words, as oslo.policy does.
+
+    Substitutions like `%(target.id)s` hold parentheses of their own; they end in
+    's', so only trailing ')' beyond them are grouping.
+    """
     tokens: list[str] = []
-    pos = 0
-    rule = rule.strip()
-    while pos < len(rule):
-        m = _TOKEN_RE.match(rule, pos)
-        if not m:
-            break
-        tokens.append(m.group(1))
-        pos = m.end()
+    for word in rule.split():
+        clean = word.lstrip("(")
+        tokens.extend("(" * (len(word) - len(clean)))
+        trimmed = clean.rstrip(")")
+        if trimmed:
+            tokens.append(trimmed)
+        tokens.extend(")" * (len(clean) - len(trimmed)))
     return tokens
 
 

@@ -58,6 +58,7 @@ class RequestContext:
             "roles": [r.lower() for r in self.roles],
             "token.domain.id": self.domain_id,
             "token.project.id": self.project_id,
+            "token.project.domain.id": self.project_domain_id,
             "token.user.id": self.user_id,
             "token.user.domain.id": self.user_domain_id,
             "is_admin": self.is_admin,

@@ -47,7 +47,7 @@ class ApiRequest:
     @property
     def base_url(self) -> str:
         """This service's root URL as the client reached it (for links)."""
-        return str(self.request.base_url).rstrip("/")
+        return service_root(self.request)
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,12 @@ class EndpointMeta:
 
 
 Handler = Callable[[ApiRequest], Any]
+
+
+def service_root(request: Request) -> str:
+    """Scheme, host and mount point of the service this request went to."""
+    url = request.url
+    return f"{url.scheme}://{url.netloc}{request.scope.get('root_path', '')}".rstrip("/")
 
 
 def cloud_of(request: Request) -> "Cloud":

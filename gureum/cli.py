@@ -1,0 +1,180 @@
+"""The gureum command: `up` (all-in-one) and `serve` (a controller)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from gureum import __version__
+from gureum.config import DEFAULT_PORT, Settings, default_state_dir, load_settings_file
+
+log = logging.getLogger("gureum")
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        host, port = value, str(DEFAULT_PORT)
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected ADDR:PORT with a port from 1 to 65535")
+    return host, int(port)
+
+
+def add_controller_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state-dir", type=Path, default=None,
+                        help=f"where all state lives (default: {default_state_dir()})")
+    parser.add_argument("--listen", type=parse_listen, default=None, metavar="ADDR:PORT",
+                        help=f"address and port of the one API port (default: 127.0.0.1:{DEFAULT_PORT})")
+    parser.add_argument("--public-url", default=None,
+                        help="URL clients use to reach this controller (default: derived from --listen)")
+    parser.add_argument("--database-url", default=None,
+                        help="SQLAlchemy URL, e.g. postgresql://user:pw@host/db (default: SQLite in the state dir)")
+    parser.add_argument("--region", default=None, help="region name (default: RegionOne)")
+    parser.add_argument("--policy-file", default=None,
+                        help="YAML policy overrides (default: policy.yaml in the state dir; defaults always apply)")
+    parser.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"],
+                        help="log level (default: info)")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    state_dir = args.state_dir or default_state_dir()
+    values: dict[str, Any] = load_settings_file(state_dir / "gureum.yaml")
+    values["state_dir"] = state_dir
+    if args.listen:
+        values["listen_host"], values["listen_port"] = args.listen
+    for option, setting in (("public_url", "public_url"), ("database_url", "database_url"), ("region", "region"),
+                            ("policy_file", "policy_file"), ("log_level", "log_level")):
+        if getattr(args, option, None):
+            values[setting] = getattr(args, option)
+    for option in ("cloud_name", "clouds_yaml"):
+        if getattr(args, option, None):
+            values[option] = getattr(args, option)
+    return Settings().with_overrides(**values)
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # Migrations log every plugin at INFO; only their problems matter at start-up.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def run_controller(settings: Settings, write_client_config: bool, started: float) -> int:
+    import uvicorn  # noqa: PLC0415 - keep `gureum --help` fast
+
+    from gureum.app import build_app  # noqa: PLC0415
+    from gureum.clientconfig import write_clouds_yaml, write_openrc  # noqa: PLC0415
+    from gureum.cloud import Cloud  # noqa: PLC0415
+    from gureum.identity.bootstrap import read_admin_password  # noqa: PLC0415
+
+    cloud = Cloud(settings)
+    cloud.start()
+    app = build_app(cloud)
+    password = read_admin_password(cloud)
+    openrc = settings.state_dir / "admin-openrc.sh"
+    write_openrc(openrc, settings, password)
+    lines = [
+        f"gureum {__version__} is up at {settings.base_url}",
+        f"  identity: {settings.base_url}/identity/v3    image: {settings.base_url}/image",
+        f"  state:    {settings.state_dir}",
+        f"  admin:    user admin, project admin, password in {settings.state_dir / 'admin-password'}",
+        f"  openrc:   source {openrc}",
+    ]
+    if write_client_config:
+        clouds_yaml = settings.effective_clouds_yaml
+        write_clouds_yaml(clouds_yaml, settings.cloud_name, settings, password)
+        lines.append(f"  clouds:   wrote '{settings.cloud_name}' to {clouds_yaml}: openstack --os-cloud {settings.cloud_name} ...")
+
+    class ReadyServer(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                print("\n".join(lines), flush=True)
+                log.info("ready in %.2f s", time.monotonic() - started)
+
+    config = uvicorn.Config(
+        app,
+        host=settings.listen_host,
+        port=settings.listen_port,
+        log_level=settings.log_level,
+        access_log=False,
+        lifespan="off",
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
+    server = ReadyServer(config)
+    try:
+        server.run()
+    finally:
+        cloud.close()
+    return 0 if server.started else 1
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    settings = settings_from_args(args)
+    setup_logging(settings.log_level)
+    return run_controller(settings, write_client_config=not args.no_clouds_yaml, started=started)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    settings = settings_from_args(args)
+    setup_logging(settings.log_level)
+    return run_controller(settings, write_client_config=False, started=started)
+
+
+def cmd_rotate_keys(args: argparse.Namespace) -> int:
+    from gureum.cloud import Cloud  # noqa: PLC0415
+
+    settings = settings_from_args(args)
+    cloud = Cloud(settings)
+    cloud.migrate()
+    cloud.identity.keyring.rotate()
+    print("token keys rotated; tokens signed with kept keys stay valid")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gureum", description="A private cloud that speaks the OpenStack APIs.")
+    parser.add_argument("--version", action="version", version=f"gureum {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the all-in-one cloud in the foreground",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_controller_options(up)
+    up.add_argument("--cloud-name", default="gureum", help="name of the entry written to clouds.yaml")
+    up.add_argument("--clouds-yaml", default=None,
+                    help="clouds.yaml to write (default: ~/.config/openstack/clouds.yaml)")
+    up.add_argument("--no-clouds-yaml", action="store_true", help="do not write clouds.yaml")
+    up.set_defaults(func=cmd_up)
+
+    serve = sub.add_parser("serve", help="run a controller (APIs, scheduler) in the foreground",
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_controller_options(serve)
+    serve.set_defaults(func=cmd_serve)
+
+    rotate = sub.add_parser("rotate-keys", help="rotate the token encryption keys now")
+    add_controller_options(rotate)
+    rotate.set_defaults(func=cmd_rotate_keys)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

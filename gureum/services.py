@@ -1,0 +1,26 @@
+"""The services this controller serves: where each lives and how the catalog lists it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ServiceEntry:
+    type: str
+    name: str
+    # Mount point on the one port.
+    path: str
+    # What the catalog URL adds to the mount point (a version, for compute and volume).
+    catalog_suffix: str
+    description: str
+
+
+SERVICES: tuple[ServiceEntry, ...] = (
+    ServiceEntry("identity", "keystone", "/identity", "", "Identity (Keystone v3 API)"),
+    ServiceEntry("image", "glance", "/image", "", "Image (Glance v2 API)"),
+)
+
+
+def catalog_url(base_url: str, entry: ServiceEntry) -> str:
+    return f"{base_url}{entry.path}{entry.catalog_suffix}"
