@@ -1,0 +1,19 @@
+# Shared by scripts/install, scripts/up and scripts/test. Sourced, not run.
+# shellcheck shell=bash
+
+REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV_DIR="$REPO_DIR/.venv"
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Become root: these scripts install Debian packages and the cloud drives
+# namespaces, bridges and QEMU. Works when run as root or through sudo.
+ensure_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        return 0
+    fi
+    command -v sudo >/dev/null 2>&1 || die "run this as root (sudo is not installed)"
+    log "re-running as root through sudo"
+    exec sudo env CI="${CI:-}" GUREUM_PYTHON="${GUREUM_PYTHON:-}" "$0" "$@"
+}
