@@ -1,0 +1,129 @@
+"""Running a real gureum for tests and benchmarks: a `gureum up` process on a free port."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class RunningCloud:
+    state_dir: Path
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def auth_url(self) -> str:
+        return f"{self.base_url}/identity/v3"
+
+    @property
+    def admin_password(self) -> str:
+        return (self.state_dir / "admin-password").read_text().strip()
+
+    def env_for(self, username: str, password: str, project: str | None, domain: str = "Default") -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+        env.update(
+            OS_AUTH_URL=self.auth_url,
+            OS_USERNAME=username,
+            OS_PASSWORD=password,
+            OS_USER_DOMAIN_NAME=domain,
+            OS_IDENTITY_API_VERSION="3",
+            OS_REGION_NAME="RegionOne",
+            OS_INTERFACE="public",
+        )
+        if project:
+            env.update(OS_PROJECT_NAME=project, OS_PROJECT_DOMAIN_NAME=domain)
+        env.update(self.extra_env)
+        return env
+
+    @property
+    def admin_env(self) -> dict[str, str]:
+        return self.env_for("admin", self.admin_password, "admin")
+
+    def openstack(self, *args: str, env: dict[str, str] | None = None, check: bool = True,
+                  timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run the real openstack CLI as a user would."""
+        cmd = [str(VENV_BIN / "openstack"), *args]
+        result = subprocess.run(cmd, env=env or self.admin_env, capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"openstack {' '.join(args)} failed ({result.returncode}):\n{result.stderr}{result.stdout}")
+        return result
+
+    def openstack_json(self, *args: str, env: dict[str, str] | None = None) -> Any:
+        return json.loads(self.openstack(*args, "-f", "json", env=env).stdout)
+
+    def token(self, username: str = "admin", password: str | None = None, project: str | None = "admin") -> str:
+        body: dict[str, Any] = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": username, "domain": {"id": "default"}, "password": password or self.admin_password}}}}}
+        if project:
+            body["auth"]["scope"] = {"project": {"name": project, "domain": {"id": "default"}}}
+        req = urllib.request.Request(f"{self.auth_url}/auth/tokens", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.headers["X-Subject-Token"]
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def start_cloud(state_dir: Path, *extra_args: str, port: int | None = None, timeout: float = 60,
+                env: dict[str, str] | None = None) -> RunningCloud:
+    """Start `gureum up` and wait until it answers; raises with its log if it does not."""
+    port = port or free_port()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log_path = state_dir / "gureum-up.log"
+    log_file = open(log_path, "ab")  # noqa: SIM115 - the child process owns it
+    cmd = [str(VENV_BIN / "gureum"), "up", "--state-dir", str(state_dir), "--listen", f"127.0.0.1:{port}",
+           "--clouds-yaml", str(state_dir / "clouds.yaml"), *extra_args]
+    process = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+    cloud = RunningCloud(state_dir=state_dir, port=port, process=process, log_path=log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gureum up exited with {process.returncode}:\n{cloud.log()}")
+        try:
+            with urllib.request.urlopen(f"{cloud.base_url}/identity/v3", timeout=2):
+                return cloud
+        except OSError:
+            time.sleep(0.1)
+    cloud.stop()
+    raise RuntimeError(f"gureum up did not answer within {timeout} s:\n{cloud.log()}")
+
+
+def remove_state(state_dir: Path) -> None:
+    shutil.rmtree(state_dir, ignore_errors=True)
