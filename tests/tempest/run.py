@@ -4,6 +4,7 @@
     .venv/bin/python tests/tempest/run.py                 # start a cloud, run, score
     .venv/bin/python tests/tempest/run.py --report-only   # never fail on results
     .venv/bin/python tests/tempest/run.py --openrc PATH   # use a cloud already running
+    .venv/bin/python tests/tempest/run.py --from-subunit .tempest/tempest.subunit  # score again
 
 It starts `gureum up` on a free loopback port with a throwaway state dir, waits for
 the identity endpoint, writes a tempest workspace and tempest.conf (from
@@ -143,10 +144,26 @@ def _to_result(record: dict) -> Result:
         reason = _detail_text(details, "traceback").strip() or f"status {record['status']}"
     else:
         reason = ""
-    return Result(status, reason, _detail_text(details, "pythonlogging"))
+    # tempest attaches its log as "pythonlogging:''" (one per logger name).
+    logs = "".join(_detail_text(details, name) for name in sorted(details) if name.startswith("pythonlogging"))
+    return Result(status, reason, logs)
 
 
-def score(listed: Iterable[str], records: dict[str, dict]) -> Outcome:
+def class_fixture_logs(tempest_log: str) -> dict[str, str]:
+    """tempest.log lines by caller, e.g. 'RolesV3TestJSON:setUpClass'.
+
+    Class fixtures get no log attachment in the subunit stream; tempest.log has
+    their HTTP calls, tagged with the class name and the fixture.
+    """
+    logs: dict[str, list[str]] = collections.defaultdict(list)
+    for line in tempest_log.splitlines():
+        m = re.search(r"Request \((?P<caller>\w+:(?:setUpClass|tearDownClass))\): ", line)
+        if m:
+            logs[m.group("caller")].append(line)
+    return {caller: "\n".join(lines) + "\n" for caller, lines in logs.items()}
+
+
+def score(listed: Iterable[str], records: dict[str, dict], fixture_logs: dict[str, str] | None = None) -> Outcome:
     """Give every listed test a status.
 
     A class skipped or broken in setUpClass reports one 'setUpClass (Class)' record
@@ -161,6 +178,8 @@ def score(listed: Iterable[str], records: dict[str, dict]) -> Outcome:
         if not m:
             continue
         r = _to_result(rec)
+        if not r.log and fixture_logs:
+            r.log = fixture_logs.get(f"{m.group('cls').rsplit('.', 1)[-1]}:{m.group(1)}", "")
         if m.group(1) == "setUpClass":
             class_setup[m.group("cls")] = r
         elif r.status == FAIL:
@@ -229,6 +248,8 @@ def exception_of(traceback: str) -> tuple[str, str]:
 
 def _generic(text: str) -> str:
     """Ids and numbers out, so that one cause groups many tests."""
+    text = re.sub(r"<bound method (\w+\.\w+) of <[^>]*>>", r"\1", text)
+    text = re.sub(r"0x[0-9a-f]+", "0x?", text)
     text = re.sub(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", "{id}", text, flags=re.I)
     text = re.sub(r"[0-9a-f]{32}", "{id}", text, flags=re.I)
     text = re.sub(r"tempest-[\w-]+", "{name}", text)
@@ -580,6 +601,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="extra argument for `gureum up` (repeatable)")
     p.add_argument("--openrc", type=Path,
                    help="test the cloud this admin-openrc.sh points at instead of starting one")
+    p.add_argument("--from-subunit", type=Path, metavar="FILE",
+                   help="score a saved subunit stream (e.g. .tempest/tempest.subunit) instead of running")
     p.add_argument("--areas", default=",".join(AREAS),
                    help=f"comma-separated areas to run (default: {','.join(AREAS)})")
     p.add_argument("--regex", help="run only tests matching this regex (within the areas)")
@@ -613,6 +636,47 @@ def _raise_on_signal(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def init_workspace(tempest: str, work: Path) -> Path:
+    workspace = work / "tempest"
+    subprocess.run([tempest, "init", "--workspace-path", str(work / "workspace.yaml"),
+                    "--name", f"gureum-{os.getpid()}", str(workspace)],
+                   check=True, stdout=subprocess.DEVNULL)
+    return workspace
+
+
+def list_selected(tempest: str, workspace: Path, regex: str) -> list[str]:
+    listed = list_tests(tempest, workspace, regex)
+    per_area = collections.Counter(area_of(t) for t in listed)
+    log(f"{len(listed)} tests: " + ", ".join(f"{a} {n}" for a, n in per_area.items()))
+    return listed
+
+
+def run_against(env: dict[str, str], args: argparse.Namespace, tempest: str, work: Path,
+                regex: str, out_dir: Path) -> tuple[list[str], bytes]:
+    """Configure tempest for the cloud env describes, run it: (listed tests, subunit)."""
+    missing = [k for k in ("OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD", "OS_PROJECT_NAME") if not env.get(k)]
+    if missing:
+        raise RunError(f"the openrc lacks {', '.join(missing)}")
+    workspace = init_workspace(tempest, work)
+    images = ImageServer(work / "images")
+    try:
+        conf = workspace / "etc" / "tempest.conf"
+        write_tempest_conf(conf, env, workspace / "logs", images)
+        shutil.copy(conf, out_dir / "tempest.conf")
+        listed = list_selected(tempest, workspace, regex)
+        t0 = time.monotonic()
+        run_tempest(tempest, workspace, regex, args.concurrency, args.timeout, out_dir / "tempest-run.log")
+        log(f"tempest run took {time.monotonic() - t0:.0f}s")
+    finally:
+        images.stop()
+    stream = last_subunit(workspace)
+    (out_dir / "tempest.subunit").write_bytes(stream)
+    tempest_log = workspace / "logs" / "tempest.log"
+    if tempest_log.exists():
+        shutil.copy(tempest_log, out_dir / "tempest.log")
+    return listed, stream
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     regex = selection_regex(args)
@@ -621,42 +685,24 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="gureum-tempest-"))
     cloud: Gureum | None = None
-    images: ImageServer | None = None
     started = time.monotonic()
     try:
         tempest = tempest_bin()
-        if args.openrc:
-            env = read_openrc(args.openrc)
+        if args.from_subunit:
+            listed = list_selected(tempest, init_workspace(tempest, work), regex)
+            stream = args.from_subunit.read_bytes()
         else:
-            cloud = Gureum(args.gureum, work / "state", out_dir / "gureum.log", args.gureum_arg)
-            env = cloud.start(args.startup_timeout)
-        log(f"cloud answers at {env['OS_AUTH_URL']} ({time.monotonic() - started:.1f}s)")
-        missing = [k for k in ("OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD", "OS_PROJECT_NAME") if not env.get(k)]
-        if missing:
-            raise RunError(f"the openrc lacks {', '.join(missing)}")
+            if args.openrc:
+                env = read_openrc(args.openrc)
+            else:
+                cloud = Gureum(args.gureum, work / "state", out_dir / "gureum.log", args.gureum_arg)
+                env = cloud.start(args.startup_timeout)
+            log(f"cloud answers at {env['OS_AUTH_URL']} ({time.monotonic() - started:.1f}s)")
+            listed, stream = run_against(env, args, tempest, work, regex, out_dir)
 
-        images = ImageServer(work / "images")
-        workspace = work / "tempest"
-        subprocess.run([tempest, "init", "--workspace-path", str(work / "workspace.yaml"),
-                        "--name", f"gureum-{os.getpid()}", str(workspace)],
-                       check=True, stdout=subprocess.DEVNULL)
-        conf = workspace / "etc" / "tempest.conf"
-        write_tempest_conf(conf, env, workspace / "logs", images)
-        shutil.copy(conf, out_dir / "tempest.conf")
-
-        listed = list_tests(tempest, workspace, regex)
-        per_area = collections.Counter(area_of(t) for t in listed)
-        log(f"{len(listed)} tests: " + ", ".join(f"{a} {n}" for a, n in per_area.items()))
-        t0 = time.monotonic()
-        run_tempest(tempest, workspace, regex, args.concurrency, args.timeout, out_dir / "tempest-run.log")
-        log(f"tempest run took {time.monotonic() - t0:.0f}s")
-        stream = last_subunit(workspace)
-        (out_dir / "tempest.subunit").write_bytes(stream)
-        tempest_log = workspace / "logs" / "tempest.log"
-        if tempest_log.exists():
-            shutil.copy(tempest_log, out_dir / "tempest.log")
-
-        outcome = score(listed, read_subunit(stream))
+        tempest_log = (args.from_subunit.parent if args.from_subunit else out_dir) / "tempest.log"
+        fixture_logs = class_fixture_logs(tempest_log.read_text(errors="replace")) if tempest_log.exists() else {}
+        outcome = score(listed, read_subunit(stream), fixture_logs)
         if outcome.not_run == len(outcome.tests):
             raise RunError(f"tempest ran none of the {len(listed)} tests; see {out_dir / 'tempest-run.log'}")
         expected = read_expected(args.expected)
@@ -676,8 +722,6 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        if images:
-            images.stop()
         if cloud:
             cloud.stop()
         if args.keep:

@@ -62,23 +62,33 @@ NOT_FOUND_LOG = (
 def test_scores_results_per_area_with_class_skips_inherited():
     records = runner.read_subunit(stream(
         (LISTED[0], "success", {}),
-        (LISTED[1], "fail", {"traceback": NOT_FOUND_TRACE, "pythonlogging": NOT_FOUND_LOG}),
+        (LISTED[1], "fail", {"traceback": NOT_FOUND_TRACE, "pythonlogging:''": NOT_FOUND_LOG}),
         (IMG + ".test_delete_image[id-f848bb94-1c6e-45a4-8726-39e3a5b23535]", "success", {}),
         ("setUpClass (tempest.api.image.v2.test_images.ImportImagesTest)", "skip",
          {"reason": "image import is not available"}),
         ("tearDownClass (tempest.api.identity.admin.v3.test_roles.RolesV3TestJSON)", "fail",
          {"traceback": "tempest.lib.exceptions.ServerFault: Got server fault\n"}),
     ))
-    outcome = runner.score(LISTED, records)
+    tempest_log = (
+        "2026-11-21 18:11:50.999 1 INFO tempest.lib.common.rest_client [req-1 req-1 ] "
+        "Request (RolesV3TestJSON:tearDownClass): 500 DELETE http://127.0.0.1:9/identity/v3/roles/x 0.002s\n"
+        "2026-11-21 18:11:51.000 1 INFO tempest.lib.common.rest_client [req-2 req-2 ] "
+        "Request (OtherTest:tearDownClass): 404 DELETE http://127.0.0.1:9/identity/v3/users/y 0.002s\n"
+    )
+    outcome = runner.score(LISTED, records, runner.class_fixture_logs(tempest_log))
 
     assert outcome.counts("identity") == {"pass": 1, "fail": 2, "skip": 0}
     assert outcome.counts("image") == {"pass": 1, "fail": 1, "skip": 1}
     assert outcome.tests[runner.base_id(LISTED[4])].reason == "image import is not available"
+    assert "404 GET" in outcome.tests[runner.base_id(LISTED[1])].log
     # Listed, but the stream never mentions it: it did not run, and that is a failure.
     assert outcome.not_run == 2
     assert outcome.failing() == sorted(runner.base_id(t) for t in (LISTED[1], LISTED[3], LISTED[5]))
     assert list(outcome.fixture_failures) == [
         "tearDownClass (tempest.api.identity.admin.v3.test_roles.RolesV3TestJSON)"]
+    # Class fixtures have no log attachment: their calls come from tempest.log.
+    assert runner.failure_cause(next(iter(outcome.fixture_failures.values()))) == \
+        "DELETE /identity/v3/roles/x -> 500 ServerFault"
 
 
 def test_failure_cause_is_the_call_whose_status_the_exception_names():
