@@ -94,6 +94,11 @@ def run_controller(settings: Settings, write_client_config: bool, started: float
         lines.append(f"  clouds:   wrote '{settings.cloud_name}' to {clouds_yaml}: openstack --os-cloud {settings.cloud_name} ...")
 
     class ReadyServer(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            # A requested stop is a clean stop: exit 0 rather than re-raise the signal.
+            self._captured_signals.clear()
+
         async def startup(self, sockets: Any = None) -> None:
             await super().startup(sockets)
             if self.started:

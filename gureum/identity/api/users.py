@@ -141,6 +141,8 @@ def update_user(req: ApiRequest) -> dict[str, Any]:
             if "password" in ref:
                 user.password_hash = password_hash
                 identity.revoke(session, user_id=user.id)
+                # An admin setting a new password also releases a lock-out.
+                identity.lockout.unlock(session, user_key(user.id))
             user.extra = {**(user.extra or {}), **{k: v for k, v in ref.items() if k not in CORE}}
             session.flush()
             return {"user": views.user(user, req.base_url)}
