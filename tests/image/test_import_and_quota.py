@@ -128,6 +128,27 @@ def test_size_quota_stops_the_stream(cloud: RunningCloud) -> None:
     assert usage["image_count_total"]["usage"] == 1
 
 
+def test_stage_and_uploading_quotas(cloud: RunningCloud) -> None:
+    client, env = new_member(cloud)
+    project = env["OS_PROJECT_NAME"]
+    for resource, default in (("image_stage_total", 1048576), ("image_count_uploading", 100)):
+        ensure_registered_limit(cloud, resource, default)
+    cloud.openstack("limit", "create", "--service", "glance", "--project", project, "--resource-limit", "1",
+                    "image_stage_total")
+    image = client.create_ok()
+    too_big = client.stage(image["id"], b"z" * (2 * MIB))
+    assert too_big.status_code == 413
+    assert "Resource image_stage_total is over limit of 1" in too_big.json()["message"]
+    assert client.show(image["id"]).json()["status"] == "queued"
+
+    cloud.openstack("limit", "create", "--service", "glance", "--project", project, "--resource-limit", "0",
+                    "image_count_uploading")
+    refused = client.upload(image["id"], b"bytes")
+    assert refused.status_code == 413
+    assert "Resource image_count_uploading is over limit of 0 due to current usage 0 and delta 1" in refused.text
+    assert client.show(image["id"]).json()["status"] == "queued"
+
+
 def test_restart_puts_an_abandoned_upload_back(tmp_path: Path) -> None:
     """kill -9 mid-upload, start again: the image is queued, the half-written file gone."""
     state = tmp_path / "crash"
