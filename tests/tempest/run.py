@@ -246,10 +246,14 @@ def exception_of(traceback: str) -> tuple[str, str]:
     return "", lines[-1] if lines else ""
 
 
+def _readable(text: str) -> str:
+    """'<bound method Client.create_x of <...Client object at 0x...>>' -> 'Client.create_x'"""
+    return re.sub(r"<bound method (\w+\.\w+) of <[^>]*>>", r"\1", text)
+
+
 def _generic(text: str) -> str:
     """Ids and numbers out, so that one cause groups many tests."""
-    text = re.sub(r"<bound method (\w+\.\w+) of <[^>]*>>", r"\1", text)
-    text = re.sub(r"0x[0-9a-f]+", "0x?", text)
+    text = _readable(text)
     text = re.sub(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", "{id}", text, flags=re.I)
     text = re.sub(r"[0-9a-f]{32}", "{id}", text, flags=re.I)
     text = re.sub(r"tempest-[\w-]+", "{name}", text)
@@ -286,7 +290,7 @@ def group_failures(outcome: Outcome) -> list[Cause]:
     for tid, r in failed + sorted(outcome.fixture_failures.items()):
         what = failure_cause(r)
         if what not in groups:
-            groups[what] = Cause(what, [], exception_of(r.reason)[1][:300])
+            groups[what] = Cause(what, [], _readable(exception_of(r.reason)[1])[:300])
         groups[what].tests.append(tid)
     return sorted(groups.values(), key=lambda c: (-len(c.tests), c.what))
 
