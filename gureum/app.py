@@ -16,14 +16,14 @@ from gureum.cloud import Cloud
 from gureum.http.endpoint import CLOUD_SCOPE_KEY
 from gureum.identity.api import identity_app
 from gureum.image.api import image_app
+from gureum.compute.agent_api import agent_app
+from gureum.compute.api import compute_app
+from gureum.services import SERVICES
 
 access_log = logging.getLogger("gureum.access")
 
 # Where each service lives under the one port; the catalog is built from this.
-SERVICE_PATHS = {
-    "identity": "/identity",
-    "image": "/image",
-}
+SERVICE_PATHS = {entry.type: entry.path for entry in SERVICES}
 
 
 class CloudMiddleware:
@@ -80,6 +80,9 @@ def build_app(cloud: Cloud) -> CloudMiddleware:
             Route("/", root),
             Mount(SERVICE_PATHS["identity"], app=identity_app()),
             Mount(SERVICE_PATHS["image"], app=image_app()),
+            Mount(SERVICE_PATHS["compute"], app=compute_app()),
+            # Agents only; not in the catalog.
+            Mount("/agent", app=agent_app()),
         ]
     )
     return CloudMiddleware(app, cloud)

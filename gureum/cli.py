@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -93,6 +96,9 @@ def run_controller(settings: Settings, write_client_config: bool, started: float
         write_clouds_yaml(clouds_yaml, settings.cloud_name, settings, password)
         lines.append(f"  clouds:   wrote '{settings.cloud_name}' to {clouds_yaml}: openstack --os-cloud {settings.cloud_name} ...")
 
+    supervisor = AgentSupervisor(settings) if write_client_config and settings.run_agent else None
+    register_guest = write_client_config and settings.register_guest_image
+
     class ReadyServer(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
             super().handle_exit(sig, frame)
@@ -104,6 +110,10 @@ def run_controller(settings: Settings, write_client_config: bool, started: float
             if self.started:
                 print("\n".join(lines), flush=True)
                 log.info("ready in %.2f s", time.monotonic() - started)
+                if supervisor is not None:
+                    supervisor.start()
+                if register_guest:
+                    threading.Thread(target=_register_guest, args=(cloud,), name="guest-image", daemon=True).start()
 
     config = uvicorn.Config(
         app,
@@ -119,13 +129,97 @@ def run_controller(settings: Settings, write_client_config: bool, started: float
     try:
         server.run()
     finally:
+        if supervisor is not None:
+            supervisor.stop()
         cloud.close()
     return 0 if server.started else 1
+
+
+def _register_guest(cloud: Any) -> None:
+    """Build and register the guest image in the background: `up` is ready before it is."""
+    from gureum.guest.register import ensure_guest_image  # noqa: PLC0415
+
+    try:
+        image_id = ensure_guest_image(cloud)
+        print(f"  image:    gureum-guest ({image_id}) is ready to boot", flush=True)
+    except Exception as exc:  # noqa: BLE001 - the cloud works without it; say what failed
+        log.error("could not build or register the guest image: %s. Servers need an image: "
+                  "upload one with `openstack image create ... --file`.", exc)
+
+
+class AgentSupervisor:
+    """Runs this host's `gureum agent` beside the all-in-one controller and restarts it if it dies.
+
+    A separate process talking to the controller over loopback, exactly as a
+    remote agent would: one code path for one node and for many.
+    """
+
+    RESTART_DELAY_SECONDS = 2.0
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.process: subprocess.Popen[bytes] | None = None
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._watch, name="agent-supervisor", daemon=True)
+
+    def command(self) -> list[str]:
+        s = self.settings
+        cmd = [sys.executable, "-m", "gureum.cli", "agent", "--controller", s.base_url,
+               "--token-file", str(s.state_dir / "agent-token"), "--state-dir", str(s.state_dir / "agent"),
+               "--log-level", s.log_level]
+        if s.agent_accel:
+            cmd += ["--accel", s.agent_accel]
+        return cmd
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _watch(self) -> None:
+        while not self.stopping.is_set():
+            self.process = subprocess.Popen(self.command())
+            code = self.process.wait()
+            if self.stopping.is_set():
+                return
+            log.error("the agent exited with %s; restarting it in %.0f s", code, self.RESTART_DELAY_SECONDS)
+            self.stopping.wait(self.RESTART_DELAY_SECONDS)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        process = self.process
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    from gureum.agent.service import Agent, AgentSettings  # noqa: PLC0415
+
+    setup_logging(args.log_level)
+    token = args.token or (Path(args.token_file).read_text().strip() if args.token_file else "")
+    if not token:
+        print("gureum agent: give the controller's agent token with --token or --token-file", file=sys.stderr)
+        return 2
+    agent = Agent(AgentSettings(controller_url=args.controller, token=token, state_dir=args.state_dir,
+                                hostname=args.hostname or "", accel=args.accel,
+                                availability_zone=args.availability_zone))
+    signal.signal(signal.SIGTERM, lambda *_: agent.stop())
+    signal.signal(signal.SIGINT, lambda *_: agent.stop())
+    agent.run()
+    return 0
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     settings = settings_from_args(args)
+    if args.no_agent:
+        settings = settings.with_overrides(run_agent=False)
+    if args.no_guest_image:
+        settings = settings.with_overrides(register_guest_image=False)
+    if args.accel:
+        settings = settings.with_overrides(agent_accel=args.accel)
     setup_logging(settings.log_level)
     return run_controller(settings, write_client_config=not args.no_clouds_yaml, started=started)
 
@@ -160,12 +254,31 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--clouds-yaml", default=None,
                     help="clouds.yaml to write (default: ~/.config/openstack/clouds.yaml)")
     up.add_argument("--no-clouds-yaml", action="store_true", help="do not write clouds.yaml")
+    up.add_argument("--no-agent", action="store_true", help="do not run a compute agent for this host")
+    up.add_argument("--no-guest-image", action="store_true",
+                    help="do not build and register the small gureum-guest image")
+    up.add_argument("--accel", default=None, choices=["kvm", "tcg"],
+                    help="QEMU accelerator for this host's agent (default: probe)")
     up.set_defaults(func=cmd_up)
 
     serve = sub.add_parser("serve", help="run a controller (APIs, scheduler) in the foreground",
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_controller_options(serve)
     serve.set_defaults(func=cmd_serve)
+
+    agent = sub.add_parser("agent", help="run a compute node's agent in the foreground",
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    agent.add_argument("--controller", required=True, help="the controller's URL, e.g. http://10.0.0.1:8770")
+    agent.add_argument("--token", default=None, help="the controller's agent token")
+    agent.add_argument("--token-file", default=None, help="file holding the agent token (the controller's state dir has it)")
+    agent.add_argument("--state-dir", type=Path, default=default_state_dir() / "agent",
+                       help="where instances, the image cache and the agent's records live")
+    agent.add_argument("--hostname", default=None, help="this node's name (default: the system hostname)")
+    agent.add_argument("--accel", default=None, choices=["kvm", "tcg"],
+                       help="QEMU accelerator (default: probe whether KVM really runs a guest)")
+    agent.add_argument("--availability-zone", default="nova", help="availability zone of this node")
+    agent.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    agent.set_defaults(func=cmd_agent)
 
     rotate = sub.add_parser("rotate-keys", help="rotate the token encryption keys now")
     add_controller_options(rotate)

@@ -31,6 +31,9 @@ class Cloud:
         from gureum.image.service import ImageService  # noqa: PLC0415 - services import the cloud lazily
 
         self.image = ImageService(self)
+        from gureum.compute.service import ComputeService  # noqa: PLC0415
+
+        self.compute = ComputeService(self)
 
     def migrate(self) -> None:
         upgrade(self.db.engine)
@@ -41,6 +44,7 @@ class Cloud:
         self.policy.load_overrides()
         self.identity.start()
         self.image.start()
+        self.compute.start()
 
     def close(self) -> None:
         self.db.dispose()

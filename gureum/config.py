@@ -55,6 +55,16 @@ class Settings:
     password_hash_time_cost: int = 2
     image_store_dir: str = ""
     log_level: str = "info"
+    # Compute: guests get their key and user data from a config drive even when the
+    # user did not ask, so they work before (or without) the metadata service.
+    force_config_drive: bool = True
+    # spread: the most free RAM first; pack: the least.
+    scheduler_weigher: str = "spread"
+    # `gureum up` runs an agent for this host; QEMU accelerator: "" probes, or kvm / tcg.
+    run_agent: bool = True
+    # `gureum up` builds the small test guest from Debian packages and registers it.
+    register_guest_image: bool = True
+    agent_accel: str = ""
 
     @property
     def base_url(self) -> str:

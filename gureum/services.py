@@ -19,6 +19,7 @@ class ServiceEntry:
 SERVICES: tuple[ServiceEntry, ...] = (
     ServiceEntry("identity", "keystone", "/identity", "", "Identity (Keystone v3 API)"),
     ServiceEntry("image", "glance", "/image", "", "Image (Glance v2 API)"),
+    ServiceEntry("compute", "nova", "/compute", "/v2.1", "Compute (Nova v2.1 API)"),
 )
 
 

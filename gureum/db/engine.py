@@ -1,4 +1,12 @@
-"""Engine and sessions. SQLite gets WAL and a busy timeout so threads share it safely."""
+"""Engine and sessions.
+
+SQLite in WAL mode lets readers run beside one writer, but a transaction that
+reads and then writes fails at once (SQLITE_BUSY) if another writer committed
+in between. So on SQLite a unit of work that may write begins IMMEDIATE (it
+waits for the write lock up front, under busy_timeout), and read-only units
+begin deferred and are refused if they try to write. PostgreSQL and MariaDB
+need neither: both kinds of session are ordinary transactions there.
+"""
 
 from __future__ import annotations
 
@@ -9,33 +17,58 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+READ_ONLY_KEY = "gureum.read_only"
+
+
+class ReadOnlySessionWrite(RuntimeError):
+    """A bug: something tried to write inside `Database.read()`."""
+
+
+def _normalize(url: str) -> str:
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("mysql://") or url.startswith("mariadb://"):
+        return "mysql+pymysql://" + url.split("://", 1)[1]
+    return url
+
+
+def _sqlite_engine(url: str, begin: str) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": None})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
 
 def make_engine(url: str) -> Engine:
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    url = _normalize(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        return _sqlite_engine(url, "BEGIN IMMEDIATE")
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30)
 
 
 class Database:
-    """Owns the engine; `session()` is a unit of work that commits or rolls back whole."""
+    """`session()` is a unit of work that commits or rolls back whole; `read()` only reads."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
+        self.url = _normalize(url)
         self.engine = make_engine(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        read_engine = _sqlite_engine(self.url, "BEGIN") if self.is_sqlite else self.engine
+        self.read_engine = read_engine
         self._sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessionmaker = sessionmaker(read_engine, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -49,5 +82,24 @@ class Database:
         finally:
             session.close()
 
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        session = self._read_sessionmaker()
+        session.info[READ_ONLY_KEY] = True
+        try:
+            yield session
+        finally:
+            # close() ends the transaction and detaches rows with what they loaded;
+            # a rollback() would expire them and break reads after the block.
+            session.close()
+
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_writes_in_read_sessions(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get(READ_ONLY_KEY) and (session.new or session.dirty or session.deleted):
+        raise ReadOnlySessionWrite("a read-only session tried to write; use Database.session()")

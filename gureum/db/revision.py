@@ -45,7 +45,7 @@ class RevisionWatch:
             return self._value
         with self._lock:
             if now - self._read_at >= self.poll_seconds:
-                with self.db.session() as s:
+                with self.db.read() as s:
                     value = s.execute(select(Revision.value).where(Revision.name == self.name)).scalar_one_or_none()
                 self._value = value if value is not None else 0
                 self._read_at = time.monotonic()

@@ -9,6 +9,7 @@ Handlers get an `ApiRequest` and return a Response, a JSON-able body, a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -88,9 +89,34 @@ async def read_json_body(request: Request, limit: int, content_types: tuple[str,
     if ctype and ctype not in content_types and not ctype.endswith("+json") and ctype != "text/plain":
         raise UnsupportedMediaType(f"Unsupported Content-Type {ctype!r}; send {content_types[0]}.")
     try:
-        return json.loads(bytes(chunks))
+        body = json.loads(bytes(chunks), parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError as exc:
+        raise BadRequest("Malformed request body: JSON nested too deeply.") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"Malformed request body: not valid JSON ({exc}).") from exc
+    if _SURROGATE_ESCAPE.search(chunks):
+        # "\ud800" alone parses to a str no database or encoder can take; pairs are fine.
+        try:
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise BadRequest("Malformed request body: a string holds an unpaired UTF-16 surrogate.") from exc
+    return body
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259); stored, they would make every later
+    # answer that shows the record fail to render.
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
 
 
 def _describe_path(error: jsonschema.ValidationError) -> str:

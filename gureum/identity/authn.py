@@ -39,6 +39,8 @@ class Authenticated:
     audit_ids: tuple[str, ...] = ()
     parent_payload: TokenPayload | None = None
     application_credential: ApplicationCredential | None = None
+    # Earlier failures of this account to forget, now that it logged in.
+    clear_failures_key: str | None = None
 
 
 def _denied(identity: "IdentityService") -> Unauthorized:
@@ -100,8 +102,8 @@ def _password(identity: "IdentityService", session: Session, body: Any, address:
     if not user.enabled:
         log.warning("authentication refused for %s from %s: user disabled", label, address)
         raise _FailedLogin(account_key, label)
-    identity.lockout.record_success(session, account_key)
-    return Authenticated(user_id=user.id, methods=("password",))
+    stale = account_key if identity.lockout.has_failures(session, account_key) else None
+    return Authenticated(user_id=user.id, methods=("password",), clear_failures_key=stale)
 
 
 class _FailedLogin(Exception):
@@ -253,7 +255,8 @@ def authenticate(identity: "IdentityService", auth: Any, address: str) -> TokenP
     if method not in ident:
         raise BadRequest(f"Invalid input for field 'identity.{method}': missing.")
     try:
-        with identity.cloud.db.session() as session:
+        # Read-only: the slow hash must not hold the database's write lock.
+        with identity.cloud.db.read() as session:
             if method == "password":
                 who = _password(identity, session, ident[method], address)
             elif method == "token":
@@ -265,6 +268,9 @@ def authenticate(identity: "IdentityService", auth: Any, address: str) -> TokenP
         with identity.cloud.db.session() as session:
             identity.lockout.record_failure(session, failed.account_key, failed.label, address)
         raise _denied(identity) from None
+    if who.clear_failures_key:
+        with identity.cloud.db.session() as session:
+            identity.lockout.record_success(session, who.clear_failures_key)
     now = utcnow()
     expires_at = now + timedelta(seconds=identity.cloud.settings.token_lifetime_seconds)
     if who.expires_at is not None and who.expires_at < expires_at:

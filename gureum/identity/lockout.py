@@ -40,6 +40,9 @@ class Lockout:
         row = session.get(AuthFailure, key)
         return bool(row and row.locked_until and row.locked_until > utcnow())
 
+    def has_failures(self, session: Session, key: str) -> bool:
+        return session.get(AuthFailure, key) is not None
+
     def _record(self, session: Session, key: str, max_failures: int, window: int, lock: int) -> AuthFailure:
         now = utcnow()
         row = session.get(AuthFailure, key)

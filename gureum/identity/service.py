@@ -121,7 +121,7 @@ class IdentityService:
             raise NotFound(f"Could not find token: {token[:16]}...") from exc
         if not allow_expired and payload.expires_at <= utcnow():
             raise NotFound(f"Could not find token: {token[:16]}... (it expired)")
-        with self.cloud.db.session() as session:
+        with self.cloud.db.read() as session:
             if self._is_revoked(session, payload, revision):
                 raise NotFound(f"Could not find token: {token[:16]}... (it was revoked)")
             validated = self._resolve(session, payload, token)
@@ -244,7 +244,7 @@ class IdentityService:
     def catalog(self) -> list[dict[str, Any]]:
         revision = self.revision.current()
         if self._catalog[0] != revision:
-            with self.cloud.db.session() as session:
+            with self.cloud.db.read() as session:
                 self._catalog = (revision, catalog_mod.build_catalog(session))
         return self._catalog[1]
 
@@ -261,7 +261,7 @@ class IdentityService:
 
     def _lookup_limit(self, project_id: str, service_type: str, resource_name: str) -> int | None:
         region = self.cloud.settings.region
-        with self.cloud.db.session() as session:
+        with self.cloud.db.read() as session:
             service_ids = list(session.execute(select(Service.id).where(Service.type == service_type)).scalars())
             if not service_ids:
                 return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gureum.http.endpoint import ApiRequest, endpoint
@@ -66,7 +66,7 @@ def create_grant(req: ApiRequest) -> None:
 
 @endpoint(summary="Check a grant")
 def check_grant(req: ApiRequest) -> None:
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         grant = _grant_from_path(req, session, _inherited(req))
         req.cloud.policy.enforce(req.context, _action(grant, "check"))
         if find_grant(session, grant) is None:
@@ -87,7 +87,7 @@ def revoke_grant(req: ApiRequest) -> None:
 @endpoint(summary="List the roles granted to an actor on a target")
 def list_grants(req: ApiRequest) -> dict[str, Any]:
     inherited = _inherited(req)
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         grant = _grant_from_path(req, session, inherited)
         req.cloud.policy.enforce(req.context, _action(grant, "list"))
         role_ids = session.execute(
@@ -191,7 +191,7 @@ def list_role_assignments(req: ApiRequest) -> dict[str, Any]:
         raise BadRequest("Specify at most one of scope.project.id and scope.domain.id.")
     if effective and "group.id" in q:
         raise BadRequest("effective cannot be combined with group.id: group grants are expanded to users.")
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         rows = list(session.execute(select(RoleAssignment)).scalars())
         memberships: dict[str, list[str]] = {}
         for m in session.execute(select(GroupMembership)).scalars():

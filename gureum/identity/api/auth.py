@@ -76,7 +76,7 @@ def auth_catalog(req: ApiRequest) -> dict[str, Any]:
 
 @endpoint(summary="Projects the caller can scope to")
 def auth_projects(req: ApiRequest) -> dict[str, Any]:
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         ids = projects_with_roles(session, req.context.user_id)
         rows = session.execute(select(Project).where(Project.id.in_(ids), Project.enabled.is_(True))).scalars()
         items = [views.project(p, req.base_url) for p in sorted(rows, key=lambda p: p.name)]
@@ -85,7 +85,7 @@ def auth_projects(req: ApiRequest) -> dict[str, Any]:
 
 @endpoint(summary="Domains the caller can scope to")
 def auth_domains(req: ApiRequest) -> dict[str, Any]:
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         ids = domains_with_roles(session, req.context.user_id)
         rows = session.execute(select(Domain).where(Domain.id.in_(ids), Domain.enabled.is_(True))).scalars()
         items = [views.domain(d, req.base_url) for d in sorted(rows, key=lambda d: d.name)]
@@ -94,6 +94,6 @@ def auth_domains(req: ApiRequest) -> dict[str, Any]:
 
 @endpoint(summary="System scopes the caller can use")
 def auth_system(req: ApiRequest) -> dict[str, Any]:
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         has_system = bool(effective_roles(session, req.context.user_id, "system", "system"))
     return {"system": [{"all": True}] if has_system else [], "links": {"self": str(req.request.url)}}

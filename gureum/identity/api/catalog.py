@@ -41,7 +41,7 @@ def list_services(req: ApiRequest) -> dict[str, Any]:
     for key in ("type", "name"):
         if key in req.query:
             query = query.where(getattr(Service, key) == req.query[key])
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         return _collection("services", [service_view(s, req.base_url) for s in session.execute(query).scalars()], req)
 
 
@@ -60,7 +60,7 @@ def create_service(req: ApiRequest) -> tuple[int, dict[str, Any]]:
 @endpoint(summary="Show a service")
 def get_service(req: ApiRequest) -> dict[str, Any]:
     req.cloud.policy.enforce(req.context, "identity:get_service")
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         return {"service": service_view(get_or_404(session, Service, req.path["service_id"], "service"), req.base_url)}
 
 
@@ -127,7 +127,7 @@ def list_endpoints(req: ApiRequest) -> dict[str, Any]:
             query = query.where(getattr(Endpoint, key) == req.query[key])
     if "enabled" in req.query:
         query = query.where(Endpoint.enabled.is_(query_bool(req.query["enabled"])))
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         return _collection("endpoints", [endpoint_view(e, req.base_url) for e in session.execute(query).scalars()], req)
 
 
@@ -149,7 +149,7 @@ def create_endpoint(req: ApiRequest) -> tuple[int, dict[str, Any]]:
 @endpoint(summary="Show an endpoint")
 def get_endpoint(req: ApiRequest) -> dict[str, Any]:
     req.cloud.policy.enforce(req.context, "identity:get_endpoint")
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         return {"endpoint": endpoint_view(get_or_404(session, Endpoint, req.path["endpoint_id"], "endpoint"), req.base_url)}
 
 
@@ -201,7 +201,7 @@ def list_regions(req: ApiRequest) -> dict[str, Any]:
     query = select(Region).order_by(Region.id)
     if "parent_region_id" in req.query:
         query = query.where(Region.parent_region_id == req.query["parent_region_id"])
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         return _collection("regions", [region_view(r, req.base_url) for r in session.execute(query).scalars()], req)
 
 
@@ -242,7 +242,7 @@ def create_region_with_id(req: ApiRequest) -> tuple[int, dict[str, Any]]:
 @endpoint(summary="Show a region")
 def get_region(req: ApiRequest) -> dict[str, Any]:
     req.cloud.policy.enforce(req.context, "identity:get_region")
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         return {"region": region_view(get_or_404(session, Region, req.path["region_id"], "region"), req.base_url)}
 
 

@@ -34,7 +34,7 @@ def list_domains(req: ApiRequest) -> dict[str, Any]:
         query = query.where(Domain.name == req.query["name"])
     if "enabled" in req.query:
         query = query.where(Domain.enabled.is_(query_bool(req.query["enabled"])))
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         items = [views.domain(d, req.base_url) for d in session.execute(query).scalars()]
     return views.collection("domains", items, str(req.request.url))
 
@@ -66,7 +66,7 @@ def create_domain(req: ApiRequest) -> tuple[int, dict[str, Any]]:
 
 @endpoint(summary="Show a domain")
 def get_domain(req: ApiRequest) -> dict[str, Any]:
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         domain = get_or_404(session, Domain, req.path["domain_id"], "domain")
         req.cloud.policy.enforce(req.context, "identity:get_domain", _target(domain))
         return {"domain": views.domain(domain, req.base_url)}

@@ -85,7 +85,7 @@ def list_projects(req: ApiRequest) -> dict[str, Any]:
             query = query.where(getattr(Project, key) == req.query[key])
     if "enabled" in req.query:
         query = query.where(Project.enabled.is_(query_bool(req.query["enabled"])))
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         projects = list(session.execute(query).scalars())
     if "parent_id" in req.query:
         parent = req.query["parent_id"]
@@ -165,7 +165,7 @@ def _parents(session: Any, project: Project) -> list[Project]:
 
 @endpoint(summary="Show a project")
 def get_project(req: ApiRequest) -> dict[str, Any]:
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         project = get_or_404(session, Project, req.path["project_id"], "project")
         req.cloud.policy.enforce(req.context, "identity:get_project", _target(project))
         body = views.project(project, req.base_url)
@@ -243,14 +243,14 @@ def _tagged_project(req: ApiRequest, session: Any, action: str) -> Project:
 
 @endpoint(summary="List a project's tags")
 def list_project_tags(req: ApiRequest) -> dict[str, Any]:
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         project = _tagged_project(req, session, "identity:list_project_tags")
         return {"tags": list(project.tags or [])}
 
 
 @endpoint(summary="Check a project tag")
 def get_project_tag(req: ApiRequest) -> None:
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         project = _tagged_project(req, session, "identity:get_project_tag")
         if req.path["tag"] not in (project.tags or []):
             raise NotFound(f"Could not find project tag: {req.path['tag']}.")

@@ -35,7 +35,7 @@ def list_roles(req: ApiRequest) -> dict[str, Any]:
     query = select(Role).where(Role.domain_id == domain_id).order_by(Role.name)
     if "name" in req.query:
         query = query.where(Role.name == req.query["name"])
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         items = [views.role(r, req.base_url) for r in session.execute(query).scalars()]
     return views.collection("roles", items, str(req.request.url))
 
@@ -67,7 +67,7 @@ def create_role(req: ApiRequest) -> tuple[int, dict[str, Any]]:
 
 @endpoint(summary="Show a role")
 def get_role(req: ApiRequest) -> dict[str, Any]:
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         role = get_or_404(session, Role, req.path["role_id"], "role")
         req.cloud.policy.enforce(req.context, _action(role, "get"))
         return {"role": views.role(role, req.base_url)}
@@ -149,7 +149,7 @@ def create_implied_role(req: ApiRequest) -> tuple[int, dict[str, Any]]:
 @endpoint(summary="Show an implied role")
 def get_implied_role(req: ApiRequest) -> dict[str, Any]:
     req.cloud.policy.enforce(req.context, "identity:get_implied_role")
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         prior, implied = _pair(req, session)
         if session.get(ImpliedRole, (prior.id, implied.id)) is None:
             raise NotFound(f"{prior.id} does not imply {implied.id}.")
@@ -160,7 +160,7 @@ def get_implied_role(req: ApiRequest) -> dict[str, Any]:
 @endpoint(summary="Check an implied role")
 def check_implied_role(req: ApiRequest) -> None:
     req.cloud.policy.enforce(req.context, "identity:check_implied_role")
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         prior, implied = _pair(req, session)
         if session.get(ImpliedRole, (prior.id, implied.id)) is None:
             raise NotFound(f"{prior.id} does not imply {implied.id}.")
@@ -180,7 +180,7 @@ def delete_implied_role(req: ApiRequest) -> None:
 @endpoint(summary="Roles a role implies")
 def list_implied_roles(req: ApiRequest) -> dict[str, Any]:
     req.cloud.policy.enforce(req.context, "identity:list_implied_roles")
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         prior = get_or_404(session, Role, req.path["prior_role_id"], "role")
         implied_ids = session.execute(select(ImpliedRole.implied_role_id).where(ImpliedRole.prior_role_id == prior.id)).scalars().all()
         implied = list(session.execute(select(Role).where(Role.id.in_(implied_ids))).scalars())
@@ -190,7 +190,7 @@ def list_implied_roles(req: ApiRequest) -> dict[str, Any]:
 @endpoint(summary="Every role inference rule")
 def list_role_inferences(req: ApiRequest) -> dict[str, Any]:
     req.cloud.policy.enforce(req.context, "identity:list_role_inference_rules")
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         rules: dict[str, list[str]] = {}
         for row in session.execute(select(ImpliedRole)).scalars():
             rules.setdefault(row.prior_role_id, []).append(row.implied_role_id)

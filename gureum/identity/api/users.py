@@ -57,7 +57,7 @@ def list_users(req: ApiRequest) -> dict[str, Any]:
             query = query.where(getattr(User, key) == req.query[key])
     if "enabled" in req.query:
         query = query.where(User.enabled.is_(query_bool(req.query["enabled"])))
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         items = [views.user(u, req.base_url) for u in session.execute(query).scalars()]
     return views.collection("users", items, str(req.request.url))
 
@@ -101,7 +101,7 @@ def create_user(req: ApiRequest) -> tuple[int, dict[str, Any]]:
 
 @endpoint(summary="Show a user")
 def get_user(req: ApiRequest) -> dict[str, Any]:
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         user = get_or_404(session, User, req.path["user_id"], "user")
         req.cloud.policy.enforce(req.context, "identity:get_user", _target(user))
         return {"user": views.user(user, req.base_url)}
@@ -166,7 +166,7 @@ def delete_user(req: ApiRequest) -> None:
 def change_password(req: ApiRequest) -> None:
     ref = req.body["user"]
     identity = req.cloud.identity
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         user = get_or_404(session, User, req.path["user_id"], "user")
         ok = identity.hasher.verify(user.password_hash, ref["original_password"])
     if not ok or not user.enabled:
@@ -180,7 +180,7 @@ def change_password(req: ApiRequest) -> None:
 
 @endpoint(summary="Projects a user has a role on")
 def list_user_projects(req: ApiRequest) -> dict[str, Any]:
-    with req.cloud.db.session() as session:
+    with req.cloud.db.read() as session:
         user = get_or_404(session, User, req.path["user_id"], "user")
         req.cloud.policy.enforce(req.context, "identity:list_user_projects", _target(user))
         ids = projects_with_roles(session, user.id)

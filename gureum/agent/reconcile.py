@@ -1,0 +1,241 @@
+"""Make this node match its desired state, one instance at a time, idempotently.
+
+Every step checks what is already true before acting, so running it twice, or
+after a crash halfway through, converges to the same node.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gureum.agent.applied import Applied, AppliedStore
+from gureum.agent.client import ControllerClient
+from gureum.agent.hypervisor import (
+    GuestNotFound,
+    GuestSpec,
+    Hypervisor,
+    HypervisorError,
+    InstanceMetadata,
+    ObservedGuest,
+    PowerState,
+    build_config_drive,
+)
+from gureum.agent.imagecache import ImageCache
+from gureum.agent.protocol import DesiredHostState, DesiredInstance, ObservedInstance
+
+log = logging.getLogger(__name__)
+
+STOP_TIMEOUT_SECONDS = 30.0
+CONSOLE_TAIL_BYTES = 100 * 1024
+
+
+@dataclass
+class NodeMemory:
+    """What the agent remembers between passes: errors to report and console tails sent."""
+
+    errors: dict[str, str] = field(default_factory=dict)
+    snapshot_failures: dict[str, dict[str, str]] = field(default_factory=dict)
+    console_sent: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Reconciler:
+    def __init__(self, hypervisor: Hypervisor, images: ImageCache, applied: AppliedStore,
+                 client: ControllerClient, scratch_dir: Path) -> None:
+        self.hv = hypervisor
+        self.images = images
+        self.applied = applied
+        self.client = client
+        self.scratch_dir = scratch_dir
+        scratch_dir.mkdir(parents=True, exist_ok=True)
+        self.memory = NodeMemory()
+
+    # -- the pass -----------------------------------------------------------
+
+    def reconcile(self, desired: DesiredHostState) -> None:
+        wanted = {i.uuid: i for i in desired.instances}
+        for instance in desired.instances:
+            try:
+                self.converge(instance)
+                self.memory.errors.pop(instance.uuid, None)
+            except Exception as exc:  # noqa: BLE001 - one broken guest must not stop the others
+                message = _plain(exc)
+                log.warning("instance %s: %s", instance.uuid, message)
+                self.memory.errors[instance.uuid] = message
+        present = {g.instance_id for g in self.hv.list_guests()} | self.applied.known()
+        for instance_uuid in present - set(wanted):
+            try:
+                log.info("instance %s is no longer wanted here: destroying it", instance_uuid)
+                self.hv.destroy(instance_uuid)
+                self.applied.forget(instance_uuid)
+                self.memory.errors.pop(instance_uuid, None)
+                self.memory.console_sent.pop(instance_uuid, None)
+            except Exception as exc:  # noqa: BLE001
+                self.memory.errors[instance_uuid] = f"could not remove the guest: {_plain(exc)}"
+
+    def converge(self, want: DesiredInstance) -> None:
+        done = self.applied.load(want.uuid)
+        guest = self._observe(want.uuid)
+        if guest is None or done is None or want.rebuild_count > done.rebuild_count:
+            self._build(want, rebuild=guest is not None)
+            done = self.applied.load(want.uuid)
+            guest = self._observe(want.uuid)
+            assert done is not None and guest is not None
+        if want.resize_count > done.resize_count:
+            self._resize(want, done)
+            guest = self._observe(want.uuid)
+        if want.reboot_count > done.reboot_count:
+            if want.power == "running":
+                self.hv.reboot(want.uuid, hard=want.reboot_hard, timeout_seconds=STOP_TIMEOUT_SECONDS)
+            done.reboot_count = want.reboot_count
+            self.applied.save(want.uuid, done)
+            guest = self._observe(want.uuid)
+        for snapshot in want.snapshots:
+            if snapshot.image_id not in done.snapshots_done:
+                self._snapshot(want, snapshot.image_id, done)
+        assert guest is not None
+        self._set_power(want, guest)
+
+    # -- steps -----------------------------------------------------------------
+
+    def _observe(self, instance_uuid: str) -> ObservedGuest | None:
+        try:
+            return self.hv.observe(instance_uuid)
+        except GuestNotFound:
+            return None
+
+    def _build(self, want: DesiredInstance, rebuild: bool) -> None:
+        """Create (or re-create, for rebuild) the guest from its image; it starts running."""
+        base = self.images.ensure(want.image_id)
+        if rebuild:
+            self.hv.destroy(want.uuid)
+        spec = GuestSpec(
+            instance_id=want.uuid,
+            name=want.name,
+            vcpus=want.vcpus,
+            memory_mib=want.memory_mb,
+            root_disk_base=base,
+            root_disk_gib=want.root_gb or None,
+            config_drive=self._config_drive(want) if want.config_drive else None,
+        )
+        self.hv.spawn(spec)
+        self.applied.save(
+            want.uuid,
+            Applied(reboot_count=want.reboot_count, rebuild_count=want.rebuild_count,
+                    resize_count=want.resize_count, image_id=want.image_id, vcpus=want.vcpus,
+                    memory_mb=want.memory_mb, root_gb=want.root_gb),
+        )
+
+    def _config_drive(self, want: DesiredInstance) -> Path:
+        metadata = InstanceMetadata(
+            uuid=want.uuid,
+            name=want.name,
+            hostname=want.hostname,
+            public_keys=dict(want.public_keys),
+            user_data=base64.b64decode(want.user_data) if want.user_data else None,
+            availability_zone=want.availability_zone,
+            project_id=want.project_id,
+            launch_index=want.launch_index,
+            meta=dict(want.metadata),
+            instance_type=want.flavor_name,
+        )
+        target = self.scratch_dir / f"{want.uuid}.config.iso"
+        return build_config_drive(metadata, target)
+
+    def _resize(self, want: DesiredInstance, done: Applied) -> None:
+        self.hv.resize(want.uuid, vcpus=want.vcpus, memory_mib=want.memory_mb, root_disk_gib=want.root_gb)
+        done.resize_count = want.resize_count
+        done.vcpus, done.memory_mb, done.root_gb = want.vcpus, want.memory_mb, want.root_gb
+        self.applied.save(want.uuid, done)
+
+    def _snapshot(self, want: DesiredInstance, image_id: str, done: Applied) -> None:
+        with tempfile.TemporaryDirectory(dir=self.scratch_dir, prefix="snapshot-") as scratch:
+            target = Path(scratch) / "snapshot.qcow2"
+            try:
+                self.hv.snapshot(want.uuid, target)
+                self.client.upload_snapshot(image_id, want.project_id, target)
+            except Exception as exc:  # noqa: BLE001 - report it; the guest itself is fine
+                self.memory.snapshot_failures.setdefault(want.uuid, {})[image_id] = _plain(exc)
+                return
+        done.snapshots_done = [*done.snapshots_done, image_id][-50:]
+        self.applied.save(want.uuid, done)
+
+    def _set_power(self, want: DesiredInstance, guest: ObservedGuest) -> None:
+        state = guest.power_state
+        if want.power == "running":
+            if state is PowerState.PAUSED:
+                self.hv.unpause(want.uuid)
+            elif state is PowerState.SUSPENDED:
+                self.hv.resume(want.uuid)
+            elif state in (PowerState.SHUTDOWN, PowerState.CRASHED, PowerState.NOSTATE):
+                self.hv.start(want.uuid)
+        elif want.power == "stopped":
+            if state in (PowerState.RUNNING, PowerState.PAUSED):
+                self.hv.stop(want.uuid, STOP_TIMEOUT_SECONDS)
+            elif state is PowerState.SUSPENDED:
+                self.hv.resume(want.uuid)
+                self.hv.stop(want.uuid, 0)
+        elif want.power in ("paused", "suspended"):
+            target = PowerState.PAUSED if want.power == "paused" else PowerState.SUSPENDED
+            if state is target:
+                return
+            if state is PowerState.PAUSED:
+                self.hv.unpause(want.uuid)
+            elif state is PowerState.SUSPENDED:
+                self.hv.resume(want.uuid)
+            elif state is not PowerState.RUNNING:
+                self.hv.start(want.uuid)
+            if target is PowerState.PAUSED:
+                self.hv.pause(want.uuid)
+            else:
+                self.hv.suspend(want.uuid)
+
+    # -- what to report ------------------------------------------------------------------
+
+    def observe_all(self) -> list[ObservedInstance]:
+        seen: list[ObservedInstance] = []
+        guests = {g.instance_id: g for g in self.hv.list_guests()}
+        for instance_uuid in set(guests) | self.applied.known() | set(self.memory.errors):
+            guest = guests.get(instance_uuid)
+            done = self.applied.load(instance_uuid) or Applied()
+            seen.append(
+                ObservedInstance(
+                    uuid=instance_uuid,
+                    power_state=guest.power_state.value if guest else 0,
+                    present=guest is not None,
+                    reboot_count=done.reboot_count,
+                    rebuild_count=done.rebuild_count,
+                    resize_count=done.resize_count,
+                    snapshots_done=list(done.snapshots_done),
+                    snapshots_failed=dict(self.memory.snapshot_failures.get(instance_uuid, {})),
+                    error=self.memory.errors.get(instance_uuid),
+                    console_tail=self._console_if_changed(instance_uuid) if guest else None,
+                )
+            )
+        return seen
+
+    def _console_if_changed(self, instance_uuid: str) -> str | None:
+        try:
+            text = self.hv.console_log(instance_uuid, CONSOLE_TAIL_BYTES)
+        except (GuestNotFound, OSError):
+            return None
+        fingerprint = hash(text)
+        if self.memory.console_sent.get(instance_uuid) == fingerprint:
+            return None
+        self.memory.console_sent[instance_uuid] = fingerprint
+        return text
+
+
+def _plain(exc: BaseException) -> str:
+    """The words an operator needs: what failed, not a traceback."""
+    if isinstance(exc, HypervisorError):
+        return str(exc)
+    if isinstance(exc, subprocess.CalledProcessError):
+        return f"{exc.cmd[0] if isinstance(exc.cmd, list) else exc.cmd} failed: {(exc.stderr or '').strip()[:500]}"
+    return f"{type(exc).__name__}: {exc}"

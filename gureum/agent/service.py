@@ -1,0 +1,106 @@
+"""`gureum agent`: register, watch desired state, reconcile, report; forever.
+
+Guests are separate processes: stopping or killing the agent leaves them
+running, and the next agent adopts them. A controller that is away only
+delays changes; the node keeps what it has.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from gureum import __version__
+from gureum.agent import node
+from gureum.agent.applied import AppliedStore
+from gureum.agent.client import ControllerClient, ControllerRefused, ControllerUnreachable
+from gureum.agent.hypervisor import QemuHypervisor
+from gureum.agent.hypervisor.accel import Accel
+from gureum.agent.imagecache import ImageCache
+from gureum.agent.protocol import HostReport
+from gureum.agent.reconcile import Reconciler
+
+log = logging.getLogger("gureum.agent")
+
+HEARTBEAT_SECONDS = 10.0
+DESIRED_WAIT_SECONDS = 10.0
+RETRY_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    controller_url: str
+    token: str
+    state_dir: Path
+    hostname: str = ""
+    accel: str | None = None
+    availability_zone: str = "nova"
+
+    @property
+    def effective_hostname(self) -> str:
+        return self.hostname or socket.gethostname()
+
+
+class Agent:
+    def __init__(self, settings: AgentSettings) -> None:
+        self.settings = settings
+        self.hostname = settings.effective_hostname
+        state = settings.state_dir
+        state.mkdir(parents=True, exist_ok=True)
+        self.client = ControllerClient(settings.controller_url, settings.token)
+        self.hypervisor = QemuHypervisor(state / "instances", accel=Accel(settings.accel) if settings.accel else None)
+        self.reconciler = Reconciler(
+            self.hypervisor,
+            ImageCache(state / "image-cache", self.client),
+            AppliedStore(state / "applied"),
+            self.client,
+            state / "scratch",
+        )
+        self.stopping = threading.Event()
+        self._report_lock = threading.Lock()
+        self.applied_revision = -1
+
+    def report(self) -> int:
+        with self._report_lock:
+            report = HostReport(
+                hostname=self.hostname,
+                capacity=node.capacity(self.hypervisor.instances_dir, self.hypervisor.accel.value,
+                                       self.settings.availability_zone),
+                instances=self.reconciler.observe_all(),
+                applied_revision=self.applied_revision,
+                agent_version=__version__,
+            )
+            return self.client.report(report)
+
+    def _heartbeat(self) -> None:
+        while not self.stopping.wait(HEARTBEAT_SECONDS):
+            try:
+                self.report()
+            except (ControllerUnreachable, ControllerRefused) as exc:
+                log.warning("heartbeat failed: %s", exc)
+
+    def run(self) -> None:
+        log.info("agent for host %s, controller %s, accelerator %s", self.hostname,
+                 self.settings.controller_url, self.hypervisor.accel.value)
+        threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True).start()
+        while not self.stopping.is_set():
+            try:
+                self.report()
+                desired = self.client.desired(self.hostname, self.applied_revision, DESIRED_WAIT_SECONDS)
+                if self.stopping.is_set():
+                    break
+                self.reconciler.reconcile(desired)
+                self.applied_revision = desired.revision
+            except ControllerUnreachable as exc:
+                log.warning("controller unreachable, guests keep running; retrying: %s", exc)
+                self.stopping.wait(RETRY_SECONDS)
+            except ControllerRefused as exc:
+                log.error("controller refused the agent: %s", exc)
+                self.stopping.wait(RETRY_SECONDS * 5)
+        log.info("agent stopped; guests keep running")
+
+    def stop(self) -> None:
+        self.stopping.set()

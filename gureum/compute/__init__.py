@@ -1,0 +1,1 @@
+"""Compute: the Nova v2.1 API, the scheduler, and desired state for agents."""

@@ -1,0 +1,242 @@
+"""Per-server sub-resources: metadata, tags, ips, instance actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from starlette.routing import BaseRoute, Route
+
+from gureum.compute.api.server_views import iso
+from gureum.compute.api.servers import load_instance, target
+from gureum.compute.models import Instance, InstanceAction
+from gureum.http.endpoint import ApiRequest, endpoint
+from gureum.http.errors import BadRequest, Forbidden, NotFound
+
+MAX_METADATA_ITEMS = 128
+
+
+def _meta_items(value: Any, key: str = "metadata") -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise BadRequest(f"Invalid input for field/attribute {key}: expected an object.")
+    items = {}
+    for k, v in value.items():
+        if not isinstance(k, str) or not 1 <= len(k) <= 255:
+            raise BadRequest(f"Invalid input for field/attribute {key}: keys are 1 to 255 characters.")
+        if not isinstance(v, str) or len(v) > 255:
+            raise BadRequest(f"Invalid input for field/attribute {key}. Value: {v!r}: values are strings of at most 255.")
+        items[k] = v
+    return items
+
+
+def _save_metadata(req: ApiRequest, action: str, update: Any) -> dict[str, str]:
+    with req.cloud.db.session() as session:
+        instance = load_instance(req, session, req.path["server_id"])
+        req.cloud.policy.enforce(req.context, f"os_compute_api:server-metadata:{action}", target(instance))
+        metadata = update(dict(instance.metadata_items or {}))
+        if len(metadata) > MAX_METADATA_ITEMS:
+            raise Forbidden(f"Quota exceeded for metadata_items: at most {MAX_METADATA_ITEMS} items.")
+        instance.metadata_items = metadata
+        return metadata
+
+
+@endpoint(summary="List server metadata")
+def list_metadata(req: ApiRequest) -> dict[str, Any]:
+    with req.cloud.db.read() as session:
+        instance = load_instance(req, session, req.path["server_id"])
+        req.cloud.policy.enforce(req.context, "os_compute_api:server-metadata:index", target(instance))
+        return {"metadata": dict(instance.metadata_items or {})}
+
+
+@endpoint(json_body=True, summary="Add or update server metadata")
+def update_metadata(req: ApiRequest) -> dict[str, Any]:
+    items = _meta_items((req.body or {}).get("metadata") if isinstance(req.body, dict) else None)
+    return {"metadata": _save_metadata(req, "create", lambda m: {**m, **items})}
+
+
+@endpoint(json_body=True, summary="Replace server metadata")
+def replace_metadata(req: ApiRequest) -> dict[str, Any]:
+    items = _meta_items((req.body or {}).get("metadata") if isinstance(req.body, dict) else None)
+    return {"metadata": _save_metadata(req, "update_all", lambda _m: items)}
+
+
+@endpoint(summary="Show a server metadata item")
+def show_metadata_item(req: ApiRequest) -> dict[str, Any]:
+    with req.cloud.db.read() as session:
+        instance = load_instance(req, session, req.path["server_id"])
+        req.cloud.policy.enforce(req.context, "os_compute_api:server-metadata:show", target(instance))
+        key = req.path["key"]
+        if key not in (instance.metadata_items or {}):
+            raise NotFound("Metadata item was not found")
+        return {"meta": {key: instance.metadata_items[key]}}
+
+
+@endpoint(json_body=True, summary="Set a server metadata item")
+def set_metadata_item(req: ApiRequest) -> dict[str, Any]:
+    meta = _meta_items((req.body or {}).get("meta") if isinstance(req.body, dict) else None, "meta")
+    key = req.path["key"]
+    if list(meta) != [key]:
+        raise BadRequest("Request body and URI mismatch" if key not in meta or len(meta) == 1 else
+                         "Request body contains too many items")
+    _save_metadata(req, "update", lambda m: {**m, **meta})
+    return {"meta": meta}
+
+
+@endpoint(status=204, summary="Delete a server metadata item")
+def delete_metadata_item(req: ApiRequest) -> None:
+    key = req.path["key"]
+
+    def drop(m: dict[str, str]) -> dict[str, str]:
+        if key not in m:
+            raise NotFound("Metadata item was not found")
+        return {k: v for k, v in m.items() if k != key}
+
+    _save_metadata(req, "delete", drop)
+
+
+# -- tags (2.26) ----------------------------------------------------------------------
+
+
+def _check_tag(tag: str) -> None:
+    if not 1 <= len(tag) <= 60 or "," in tag or "/" in tag:
+        raise BadRequest(f"Invalid tag {tag!r}: 1 to 60 characters, no ',' or '/'.")
+
+
+def _save_tags(req: ApiRequest, action: str, update: Any) -> list[str]:
+    with req.cloud.db.session() as session:
+        instance = load_instance(req, session, req.path["server_id"])
+        req.cloud.policy.enforce(req.context, f"os_compute_api:os-server-tags:{action}", target(instance))
+        tags = update(list(instance.tags or []))
+        if len(tags) > 50:
+            raise BadRequest("The number of tags exceeded the per-server limit 50")
+        instance.tags = tags
+        return tags
+
+
+@endpoint(summary="List server tags")
+def list_tags(req: ApiRequest) -> dict[str, Any]:
+    with req.cloud.db.read() as session:
+        instance = load_instance(req, session, req.path["server_id"])
+        req.cloud.policy.enforce(req.context, "os_compute_api:os-server-tags:index", target(instance))
+        return {"tags": list(instance.tags or [])}
+
+
+@endpoint(json_body=True, summary="Replace server tags")
+def replace_tags(req: ApiRequest) -> dict[str, Any]:
+    tags = (req.body or {}).get("tags") if isinstance(req.body, dict) else None
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise BadRequest("Invalid input for field/attribute tags: expected a list of strings.")
+    for tag in tags:
+        _check_tag(tag)
+    return {"tags": _save_tags(req, "update_all", lambda _t: list(dict.fromkeys(tags)))}
+
+
+@endpoint(status=204, summary="Delete all server tags")
+def delete_tags(req: ApiRequest) -> None:
+    _save_tags(req, "delete_all", lambda _t: [])
+
+
+@endpoint(status=204, summary="Check a server tag")
+def check_tag(req: ApiRequest) -> None:
+    with req.cloud.db.read() as session:
+        instance = load_instance(req, session, req.path["server_id"])
+        req.cloud.policy.enforce(req.context, "os_compute_api:os-server-tags:show", target(instance))
+        if req.path["tag"] not in (instance.tags or []):
+            raise NotFound(f"Tag '{req.path['tag']}' could not be found.")
+
+
+@endpoint(summary="Add a server tag")
+def add_tag(req: ApiRequest) -> Any:
+    tag = req.path["tag"]
+    _check_tag(tag)
+    existed: list[bool] = []
+
+    def add(tags: list[str]) -> list[str]:
+        existed.append(tag in tags)
+        return tags if tag in tags else [*tags, tag]
+
+    _save_tags(req, "update", add)
+    location = f"{req.base_url}/v2.1/servers/{req.path['server_id']}/tags/{tag}"
+    return (204 if existed[0] else 201), None, {"Location": location}
+
+
+@endpoint(status=204, summary="Delete a server tag")
+def delete_tag(req: ApiRequest) -> None:
+    tag = req.path["tag"]
+
+    def drop(tags: list[str]) -> list[str]:
+        if tag not in tags:
+            raise NotFound(f"Tag '{tag}' could not be found.")
+        return [t for t in tags if t != tag]
+
+    _save_tags(req, "delete", drop)
+
+
+# -- ips and instance actions ---------------------------------------------------------
+
+
+@endpoint(summary="List a server's addresses")
+def list_ips(req: ApiRequest) -> dict[str, Any]:
+    with req.cloud.db.read() as session:
+        instance = load_instance(req, session, req.path["server_id"])
+        req.cloud.policy.enforce(req.context, "os_compute_api:ips:index", target(instance))
+        return {"addresses": dict(instance.addresses or {})}
+
+
+def _action_view(action: InstanceAction) -> dict[str, Any]:
+    return {"action": action.action, "instance_uuid": action.instance_uuid, "request_id": action.request_id,
+            "user_id": action.user_id, "project_id": action.project_id, "start_time": iso(action.start_time),
+            "message": action.message, "updated_at": iso(action.start_time)}
+
+
+def _instance_any_state(req: ApiRequest, session: Any) -> Instance:
+    instance = session.get(Instance, req.path["server_id"])
+    if instance is None or (instance.project_id != req.context.project_id and not req.context.is_admin):
+        raise NotFound(f"Instance {req.path['server_id']} could not be found.")
+    return instance
+
+
+@endpoint(summary="List a server's actions")
+def list_instance_actions(req: ApiRequest) -> dict[str, Any]:
+    with req.cloud.db.read() as session:
+        instance = _instance_any_state(req, session)
+        req.cloud.policy.enforce(req.context, "os_compute_api:os-instance-actions:list", target(instance))
+        rows = session.execute(select(InstanceAction).where(InstanceAction.instance_uuid == instance.uuid)
+                               .order_by(InstanceAction.id.desc())).scalars()
+        return {"instanceActions": [_action_view(a) for a in rows]}
+
+
+@endpoint(summary="Show a server action")
+def show_instance_action(req: ApiRequest) -> dict[str, Any]:
+    with req.cloud.db.read() as session:
+        instance = _instance_any_state(req, session)
+        req.cloud.policy.enforce(req.context, "os_compute_api:os-instance-actions:show", target(instance))
+        action = session.execute(select(InstanceAction).where(
+            InstanceAction.instance_uuid == instance.uuid, InstanceAction.request_id == req.path["request_id"]
+        )).scalars().first()
+        if action is None:
+            raise NotFound(f"Action for request_id {req.path['request_id']} on instance {instance.uuid} not found")
+        body = _action_view(action)
+        body["events"] = []
+        return {"instanceAction": body}
+
+
+def routes() -> list[BaseRoute]:
+    base = "/v2.1/servers/{server_id}"
+    return [
+        Route(base + "/metadata", list_metadata, methods=["GET"]),
+        Route(base + "/metadata", update_metadata, methods=["POST"]),
+        Route(base + "/metadata", replace_metadata, methods=["PUT"]),
+        Route(base + "/metadata/{key}", show_metadata_item, methods=["GET"]),
+        Route(base + "/metadata/{key}", set_metadata_item, methods=["PUT"]),
+        Route(base + "/metadata/{key}", delete_metadata_item, methods=["DELETE"]),
+        Route(base + "/tags", list_tags, methods=["GET"]),
+        Route(base + "/tags", replace_tags, methods=["PUT"]),
+        Route(base + "/tags", delete_tags, methods=["DELETE"]),
+        Route(base + "/tags/{tag}", check_tag, methods=["GET"]),
+        Route(base + "/tags/{tag}", add_tag, methods=["PUT"]),
+        Route(base + "/tags/{tag}", delete_tag, methods=["DELETE"]),
+        Route(base + "/ips", list_ips, methods=["GET"]),
+        Route(base + "/os-instance-actions", list_instance_actions, methods=["GET"]),
+        Route(base + "/os-instance-actions/{request_id}", show_instance_action, methods=["GET"]),
+    ]

@@ -1,0 +1,474 @@
+"""/v2.1/servers: create, list, show, update, delete."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from starlette.routing import BaseRoute, Route
+
+from gureum.compute import states
+from gureum.compute.api import server_views as views
+from gureum.compute.api.common import microversion
+from gureum.compute.flavors import find_flavor, flavor_snapshot
+from gureum.compute.keypairs import get_keypair
+from gureum.compute.models import Host, Instance, ServerGroup
+from gureum.compute.service import ServerRequest
+from gureum.http.endpoint import ApiRequest, endpoint
+from gureum.http.errors import BadRequest, Conflict, NotFound
+from gureum.image.service import is_uuid
+
+NAME = {"type": "string", "minLength": 1, "maxLength": 255}
+METADATA = {
+    "type": "object",
+    "patternProperties": {"^[a-zA-Z0-9-_:. ]{1,255}$": {"type": "string", "maxLength": 255}},
+    "additionalProperties": False,
+    "maxProperties": 128,
+}
+NETWORK = {
+    "type": "object",
+    "properties": {
+        "uuid": {"type": "string"},
+        "port": {"type": ["string", "null"]},
+        "fixed_ip": {"type": "string"},
+        "tag": {"type": "string", "maxLength": 60},
+    },
+    "additionalProperties": False,
+}
+CREATE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "server": {
+            "type": "object",
+            "properties": {
+                "name": NAME,
+                "imageRef": {"type": "string"},
+                "flavorRef": {"type": ["string", "integer"], "minLength": 1},
+                "adminPass": {"type": "string"},
+                "metadata": METADATA,
+                "networks": {"oneOf": [{"type": "array", "items": NETWORK}, {"type": "string", "enum": ["auto", "none"]}]},
+                "key_name": {"type": ["string", "null"], "minLength": 1, "maxLength": 255},
+                "user_data": {"type": ["string", "null"], "maxLength": 65535},
+                "availability_zone": {"type": "string", "minLength": 1, "maxLength": 255},
+                "min_count": {"type": ["integer", "string"], "pattern": "^[0-9]*$"},
+                "max_count": {"type": ["integer", "string"], "pattern": "^[0-9]*$"},
+                "return_reservation_id": {"type": ["boolean", "string"]},
+                "security_groups": {"type": "array", "items": {"type": "object", "properties": {"name": NAME},
+                                                                "additionalProperties": False}},
+                "config_drive": {"type": ["boolean", "string"]},
+                "accessIPv4": {"type": "string"},
+                "accessIPv6": {"type": "string"},
+                "description": {"type": ["string", "null"], "maxLength": 255},
+                "tags": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 60,
+                                                    "pattern": "^[^,/]*$"}, "maxItems": 50},
+                "block_device_mapping_v2": {"type": "array"},
+                "block_device_mapping": {"type": "array"},
+                "personality": {"type": "array"},
+                "OS-DCF:diskConfig": {"type": "string", "enum": ["AUTO", "MANUAL"]},
+                "trusted_image_certificates": {"type": ["array", "null"]},
+                "host": {"type": "string"},
+                "hypervisor_hostname": {"type": "string"},
+            },
+            "required": ["name", "flavorRef"],
+            "additionalProperties": False,
+        },
+        "os:scheduler_hints": {"type": "object"},
+        "OS-SCH-HNT:scheduler_hints": {"type": "object"},
+    },
+    "required": ["server"],
+    "additionalProperties": False,
+}
+UPDATE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "server": {
+            "type": "object",
+            "properties": {"name": NAME, "description": {"type": ["string", "null"], "maxLength": 255},
+                           "accessIPv4": {"type": "string"}, "accessIPv6": {"type": "string"},
+                           "OS-DCF:diskConfig": {"type": "string"}, "hostname": {"type": "string"}},
+            "additionalProperties": False,
+        }
+    },
+    "required": ["server"],
+    "additionalProperties": False,
+}
+
+
+def target(instance: Instance) -> dict[str, Any]:
+    return {"project_id": instance.project_id, "user_id": instance.user_id}
+
+
+def load_instance(req: ApiRequest, session: Any, server_id: str) -> Instance:
+    """The server if it exists and the caller may see it; else Nova's 404."""
+    instance = session.get(Instance, server_id) if server_id else None
+    if instance is None or instance.deleted:
+        raise NotFound(f"Instance {server_id} could not be found.")
+    ctx = req.context
+    if instance.project_id != ctx.project_id and not ctx.is_admin:
+        raise NotFound(f"Instance {server_id} could not be found.")
+    return instance
+
+
+def _host(session: Any, instance: Instance) -> Host | None:
+    return session.get(Host, instance.host_id) if instance.host_id else None
+
+
+def _count(value: Any, name: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError) as exc:
+        raise BadRequest(f"Invalid input for field/attribute {name}. Value: {value}. must be an integer") from exc
+    if number < 1:
+        raise BadRequest(f"Invalid input for field/attribute {name}. Value: {value}. must be >= 1")
+    return number
+
+
+def _bool_option(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "t", "yes", "y", "on")
+
+
+def _user_data(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadRequest("Invalid input for field/attribute user_data. Value: ... is not valid base64.") from exc
+    return value
+
+
+def _flavor_id(ref: Any) -> str:
+    text = str(ref)
+    return text.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _image_id(ref: str) -> str:
+    image_id = ref.rstrip("/").rsplit("/", 1)[-1]
+    if not is_uuid(image_id):
+        raise BadRequest(f"Invalid imageRef provided: {ref!r} is not an image id.")
+    return image_id
+
+
+def _networks(req: ApiRequest, value: Any) -> Any:
+    mv = microversion(req)
+    if value is None:
+        if mv.at_least(37):
+            raise BadRequest("Invalid input for field/attribute server. Value: ... 'networks' is a required property")
+        return "auto"
+    if isinstance(value, str) and not mv.at_least(37):
+        raise BadRequest(f"Invalid input for field/attribute networks. Value: {value}. {value!r} is not of type 'array'")
+    if isinstance(value, list):
+        for net in value:
+            if not net.get("uuid") and not net.get("port"):
+                raise BadRequest("Invalid input for field/attribute networks: each needs 'uuid' or 'port'.")
+            for key in ("uuid", "port"):
+                if net.get(key) and not is_uuid(str(net[key])):
+                    raise BadRequest(f"Bad networks format: network uuid is not in proper format ({net[key]})")
+    return value
+
+
+@endpoint(schema=CREATE_SCHEMA, status=202, summary="Create a server")
+def create_server(req: ApiRequest) -> Any:
+    ctx = req.context
+    mv = microversion(req)
+    body = req.body
+    server = body["server"]
+    cloud = req.cloud
+    cloud.policy.enforce(ctx, "os_compute_api:servers:create", {"project_id": ctx.project_id, "user_id": ctx.user_id})
+    for field, since in (("description", 19), ("tags", 52)):
+        if field in server and not mv.at_least(since):
+            raise BadRequest(f"Invalid input for field/attribute server. Additional properties are not allowed ('{field}' was unexpected)")
+    if "personality" in server and mv.at_least(57):
+        raise BadRequest("Invalid input for field/attribute server. Additional properties are not allowed ('personality' was unexpected)")
+    image_ref = _image_from_block_devices(server)
+    if not image_ref:
+        raise BadRequest("Block Device Mapping is Invalid: Boot sequence for the instance and image/block "
+                         "device mapping combination is not valid. Give imageRef.")
+    networks = _networks(req, server.get("networks"))
+    min_count = _count(server.get("min_count", 1), "min_count")
+    max_count = _count(server.get("max_count", min_count), "max_count")
+    if min_count > max_count:
+        raise BadRequest("min_count must be <= max_count")
+    image_id = _image_id(image_ref)
+    image, _data_path = cloud.image.image_for_server(ctx, image_id)
+    hints = body.get("os:scheduler_hints") or body.get("OS-SCH-HNT:scheduler_hints") or {}
+    with cloud.db.read() as session:
+        flavor = find_flavor(session, _flavor_id(server["flavorRef"]), ctx)
+        snapshot = flavor_snapshot(flavor)
+        key_name, key_data = None, None
+        if server.get("key_name"):
+            keypair = get_keypair(session, ctx.user_id, server["key_name"])
+            key_name, key_data = keypair.name, keypair.public_key
+        group_id = hints.get("group")
+        if group_id:
+            group = session.get(ServerGroup, str(group_id))
+            if group is None or (group.project_id != ctx.project_id and not ctx.is_admin):
+                raise BadRequest(f"Invalid server group {group_id}: it does not exist.")
+    _check_image_fits(image, snapshot)
+    snapshot["image_properties"] = {k: v for k, v in image.items() if k in ("hypervisor_type", "architecture", "hw_architecture")}
+    zone = server.get("availability_zone")
+    if zone and ":" in zone:
+        zone = zone.split(":", 1)[0] or None
+    request = ServerRequest(
+        name=server["name"],
+        image_id=image_id,
+        image_properties=snapshot["image_properties"],
+        flavor=snapshot,
+        key_name=key_name,
+        key_data=key_data,
+        user_data=_user_data(server.get("user_data")),
+        metadata=dict(server.get("metadata") or {}),
+        availability_zone=zone,
+        min_count=min_count,
+        max_count=max_count,
+        config_drive=_bool_option(server.get("config_drive", False)),
+        security_groups=[g["name"] for g in server.get("security_groups", [])] or ["default"],
+        networks=networks,
+        group_id=str(group_id) if group_id else None,
+        description=server.get("description"),
+        tags=list(server.get("tags") or []),
+        access_ip_v4=server.get("accessIPv4", ""),
+        access_ip_v6=server.get("accessIPv6", ""),
+    )
+    instances, reservation_id = cloud.compute.create_servers(ctx, request)
+    if _bool_option(server.get("return_reservation_id", False)):
+        return 202, {"reservation_id": reservation_id}
+    first = instances[0]
+    response: dict[str, Any] = {
+        "id": first.uuid,
+        "links": views.links(req, "servers", first.uuid),
+        "OS-DCF:diskConfig": "MANUAL",
+        "security_groups": [{"name": n} for n in request.security_groups],
+        "adminPass": server.get("adminPass") or uuid.uuid4().hex[:12],
+    }
+    location = response["links"][0]["href"]
+    return 202, {"server": response}, {"Location": location}
+
+
+def _image_from_block_devices(server: dict[str, Any]) -> str:
+    """The image to boot. Clients describe an image boot as a block device too (image to
+    local disk); anything that needs a volume waits for the volume service."""
+    if server.get("block_device_mapping"):
+        raise BadRequest("The legacy block_device_mapping needs the volume service, which gureum "
+                         "does not have yet; boot from an image instead.")
+    image_ref = str(server.get("imageRef") or "")
+    for bdm in server.get("block_device_mapping_v2") or []:
+        if not isinstance(bdm, dict):
+            raise BadRequest("Invalid input for field/attribute block_device_mapping_v2: expected objects.")
+        source, destination = bdm.get("source_type"), bdm.get("destination_type", "local")
+        if source == "image" and destination == "local":
+            image_ref = image_ref or str(bdm.get("uuid") or "")
+            continue
+        if source == "blank" and destination == "local":
+            raise BadRequest("Extra ephemeral or swap disks are not supported yet; use a flavor with a larger disk.")
+        raise BadRequest("Booting from a volume or attaching volumes at boot needs the volume service, "
+                         "which gureum does not have yet; boot from an image instead.")
+    return image_ref
+
+
+def _check_image_fits(image: dict[str, Any], flavor: dict[str, Any]) -> None:
+    size = image.get("size") or 0
+    virtual = image.get("virtual_size") or 0
+    root_bytes = flavor["disk"] * 1024**3
+    if flavor["disk"] and max(size, virtual) > root_bytes:
+        raise BadRequest(f"Flavor's disk is too small for requested image. Flavor disk is {root_bytes} bytes, "
+                         f"image is {max(size, virtual)} bytes.")
+    if image.get("min_ram") and flavor["ram"] < int(image["min_ram"]):
+        raise BadRequest("Flavor's memory is too small for requested image.")
+    if image.get("min_disk") and flavor["disk"] and flavor["disk"] < int(image["min_disk"]):
+        raise BadRequest("Flavor's disk is too small for requested image.")
+
+
+# -- list -------------------------------------------------------------------------
+
+SORT_KEYS = {"created_at": Instance.created_at, "display_name": Instance.name, "updated_at": Instance.updated_at,
+             "uuid": Instance.uuid, "vm_state": Instance.vm_state, "task_state": Instance.task_state,
+             "launched_at": Instance.launched_at, "project_id": Instance.project_id, "user_id": Instance.user_id,
+             "hostname": Instance.hostname, "power_state": Instance.power_state}
+STATUS_FILTER = {"ACTIVE": [states.ACTIVE], "BUILD": [states.BUILDING], "SHUTOFF": [states.STOPPED],
+                 "PAUSED": [states.PAUSED], "SUSPENDED": [states.SUSPENDED], "ERROR": [states.ERROR],
+                 "VERIFY_RESIZE": [states.RESIZED], "DELETED": [states.DELETED]}
+
+
+def _parse_time(value: str, name: str) -> datetime:
+    from datetime import timezone  # noqa: PLC0415
+
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadRequest(f"Invalid filter field: {name}: {value} is not an ISO 8601 time.") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _list(req: ApiRequest, detailed: bool) -> dict[str, Any]:
+    ctx = req.context
+    q = req.query
+    action = "os_compute_api:servers:detail" if detailed else "os_compute_api:servers:index"
+    req.cloud.policy.enforce(ctx, action, {"project_id": ctx.project_id})
+    all_tenants = "all_tenants" in q and q["all_tenants"].lower() not in ("0", "false", "off", "no")
+    if all_tenants:
+        req.cloud.policy.enforce(ctx, action + ":get_all_tenants", {"project_id": ctx.project_id})
+    query = select(Instance)
+    deleted_filter = q.get("deleted", "").lower() in ("1", "true", "t", "yes", "y", "on") and ctx.is_admin
+    query = query.where(Instance.deleted.is_(deleted_filter))
+    if not all_tenants:
+        query = query.where(Instance.project_id == ctx.project_id)
+    elif ctx.is_admin:
+        project = q.get("project_id") or q.get("tenant_id")
+        if project:
+            query = query.where(Instance.project_id == project)
+    if "status" in q:
+        vm_states = STATUS_FILTER.get(q["status"].upper())
+        if vm_states is None:
+            return {"servers": []}
+        query = query.where(Instance.vm_state.in_(vm_states))
+    if "image" in q:
+        query = query.where(Instance.image_ref == q["image"].rstrip("/").rsplit("/", 1)[-1])
+    if "changes-since" in q:
+        query = query.where(Instance.updated_at >= _parse_time(q["changes-since"], "changes-since"))
+        query = query.where(Instance.deleted.in_([True, False]))
+    if "user_id" in q and ctx.is_admin:
+        query = query.where(Instance.user_id == q["user_id"])
+    if "reservation_id" in q:
+        query = query.where(Instance.reservation_id == q["reservation_id"])
+    if "availability_zone" in q:
+        query = query.where(Instance.availability_zone == q["availability_zone"])
+    sort_key = q.get("sort_key", "created_at")
+    if sort_key not in SORT_KEYS:
+        raise BadRequest(f"Invalid input for query parameters sort_key. Value: {sort_key}.")
+    column = SORT_KEYS[sort_key]
+    query = query.order_by(column.asc() if q.get("sort_dir", "desc") == "asc" else column.desc(), Instance.uuid)
+    with req.cloud.db.read() as session:
+        rows = list(session.execute(query).scalars())
+        rows = _filter_python(req, rows)
+        hosts = {h.id: h for h in session.execute(select(Host)).scalars()}
+        if "host" in q and ctx.is_admin:
+            rows = [r for r in rows if r.host_id and hosts.get(r.host_id) and hosts[r.host_id].hostname == q["host"]]
+        rows, next_marker = _paginate(req, rows)
+        if detailed:
+            items = [views.detail(req, r, hosts.get(r.host_id) if r.host_id else None) for r in rows]
+        else:
+            items = [views.summary(req, r) for r in rows]
+    body: dict[str, Any] = {"servers": items}
+    if next_marker:
+        base = f"{req.base_url}/v2.1/servers{'/detail' if detailed else ''}"
+        params = [(k, v) for k, v in q.multi_items() if k != "marker"] + [("marker", next_marker)]
+        from urllib.parse import urlencode  # noqa: PLC0415
+
+        body["servers_links"] = [{"rel": "next", "href": f"{base}?{urlencode(params)}"}]
+    return body
+
+
+def _filter_python(req: ApiRequest, rows: list[Instance]) -> list[Instance]:
+    q = req.query
+    if "name" in q:
+        try:
+            pattern = re.compile(q["name"])
+        except re.error as exc:
+            raise BadRequest(f"Invalid filter field: name: {exc}") from exc
+        rows = [r for r in rows if pattern.search(r.name)]
+    if "flavor" in q:
+        rows = [r for r in rows if str(r.flavor.get("id")) == q["flavor"]]
+    for key, want_all, negate in (("tags", True, False), ("tags-any", False, False),
+                                  ("not-tags", True, True), ("not-tags-any", False, True)):
+        if key in q:
+            wanted = set(q[key].split(","))
+            def keep(r: Instance) -> bool:
+                tags = set(r.tags or [])
+                hit = wanted <= tags if want_all else bool(wanted & tags)
+                return not hit if negate else hit
+            rows = [r for r in rows if keep(r)]
+    if "locked" in q and microversion(req).at_least(73):
+        want = q["locked"].lower() in ("1", "true", "t", "yes", "y", "on")
+        rows = [r for r in rows if r.locked == want]
+    return rows
+
+
+def _paginate(req: ApiRequest, rows: list[Instance]) -> tuple[list[Instance], str | None]:
+    q = req.query
+    if "marker" in q:
+        ids = [r.uuid for r in rows]
+        if q["marker"] not in ids:
+            raise BadRequest(f"marker [{q['marker']}] not found")
+        rows = rows[ids.index(q["marker"]) + 1:]
+    if "limit" in q:
+        try:
+            limit = int(q["limit"])
+        except ValueError as exc:
+            raise BadRequest("limit param must be an integer") from exc
+        if limit < 0:
+            raise BadRequest("limit param must be positive")
+        if len(rows) > limit:
+            return rows[:limit], (rows[limit - 1].uuid if limit else None)
+    return rows, None
+
+
+@endpoint(summary="List servers")
+def list_servers(req: ApiRequest) -> dict[str, Any]:
+    return _list(req, detailed=False)
+
+
+@endpoint(summary="List servers with details")
+def list_servers_detail(req: ApiRequest) -> dict[str, Any]:
+    return _list(req, detailed=True)
+
+
+def _group_ids(session: Any, instance: Instance) -> list[str]:
+    return [instance.server_group_id] if instance.server_group_id else []
+
+
+@endpoint(summary="Show a server")
+def show_server(req: ApiRequest) -> dict[str, Any]:
+    with req.cloud.db.read() as session:
+        instance = load_instance(req, session, req.path["server_id"])
+        req.cloud.policy.enforce(req.context, "os_compute_api:servers:show", target(instance))
+        return {"server": views.detail(req, instance, _host(session, instance), _group_ids(session, instance))}
+
+
+@endpoint(schema=UPDATE_SCHEMA, summary="Update a server")
+def update_server(req: ApiRequest) -> dict[str, Any]:
+    changes = req.body["server"]
+    if "description" in changes and not microversion(req).at_least(19):
+        raise BadRequest("Invalid input for field/attribute server. Additional properties are not allowed ('description' was unexpected)")
+    with req.cloud.db.session() as session:
+        instance = load_instance(req, session, req.path["server_id"])
+        req.cloud.policy.enforce(req.context, "os_compute_api:servers:update", target(instance))
+        if "name" in changes:
+            instance.name = changes["name"]
+        if "description" in changes:
+            instance.description = changes["description"]
+        if "accessIPv4" in changes:
+            instance.access_ip_v4 = changes["accessIPv4"]
+        if "accessIPv6" in changes:
+            instance.access_ip_v6 = changes["accessIPv6"]
+        session.flush()
+        return {"server": views.detail(req, instance, _host(session, instance), _group_ids(session, instance))}
+
+
+@endpoint(status=204, summary="Delete a server")
+def delete_server(req: ApiRequest) -> None:
+    with req.cloud.db.read() as session:
+        instance = load_instance(req, session, req.path["server_id"])
+        req.cloud.policy.enforce(req.context, "os_compute_api:servers:delete", target(instance))
+        if instance.locked and not req.context.is_admin:
+            raise Conflict(f"Instance {instance.uuid} is locked")
+    req.cloud.compute.delete(req.context, instance.uuid)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/v2.1/servers", list_servers, methods=["GET"]),
+        Route("/v2.1/servers", create_server, methods=["POST"]),
+        Route("/v2.1/servers/detail", list_servers_detail, methods=["GET"]),
+        Route("/v2.1/servers/{server_id}", show_server, methods=["GET"]),
+        Route("/v2.1/servers/{server_id}", update_server, methods=["PUT"]),
+        Route("/v2.1/servers/{server_id}", delete_server, methods=["DELETE"]),
+    ]
+

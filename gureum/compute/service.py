@@ -1,0 +1,478 @@
+"""The compute service: server life cycle as desired state, and what agents observe.
+
+The API changes rows here (instance, claim, host revision); agents read their
+host's desired state and report back; `apply_report` moves each instance along
+Nova's states from what the node really shows. Nothing is sent to a node.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gureum.agent.protocol import (
+    AGENT_TOKEN_FILE,
+    DesiredHostState,
+    DesiredInstance,
+    DesiredSnapshot,
+    HostReport,
+    ObservedInstance,
+)
+from gureum.compute import scheduler, states
+from gureum.compute.models import Allocation, ConsoleLog, Host, Instance, InstanceAction, ServerGroup
+from gureum.compute.signals import HostSignals
+from gureum.db.base import utcnow
+from gureum.http.context import RequestContext
+
+if TYPE_CHECKING:
+    from gureum.cloud import Cloud
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServerRequest:
+    """A validated create request: the API layer parsed and checked every field."""
+
+    name: str
+    image_id: str
+    image_properties: dict[str, Any]
+    flavor: dict[str, Any]
+    key_name: str | None = None
+    key_data: str | None = None
+    user_data: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    availability_zone: str | None = None
+    min_count: int = 1
+    max_count: int = 1
+    config_drive: bool = False
+    security_groups: list[str] = field(default_factory=lambda: ["default"])
+    networks: Any = "auto"
+    group_id: str | None = None
+    description: str | None = None
+    tags: list[str] = field(default_factory=list)
+    access_ip_v4: str = ""
+    access_ip_v6: str = ""
+
+
+def fault(message: str, code: int = 500) -> dict[str, Any]:
+    return {"code": code, "message": message, "created": utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def hostname_for(name: str) -> str:
+    """Nova's sanitised hostname: letters, digits and dashes, at most 63."""
+    cleaned = "".join(c if c.isalnum() or c == "-" else "-" for c in name.lower()).strip("-.")
+    return (cleaned or "server")[:63]
+
+
+class ComputeService:
+    def __init__(self, cloud: "Cloud") -> None:
+        self.cloud = cloud
+        self.signals = HostSignals()
+        self.agent_token = ""
+
+    # -- life cycle -------------------------------------------------------------
+
+    def start(self) -> None:
+        from gureum.compute import flavors, policies  # noqa: PLC0415
+
+        self.cloud.policy.register_defaults(policies.COMPUTE_POLICIES)
+        self.agent_token = self._ensure_agent_token()
+        with self.cloud.db.session() as session:
+            flavors.seed_default_flavors(session)
+            scheduler.repair_usage(session)
+            stranded = list(
+                session.execute(
+                    select(Instance.uuid).where(
+                        Instance.deleted.is_(False), Instance.vm_state == states.BUILDING, Instance.host_id.is_(None)
+                    )
+                ).scalars()
+            )
+        # A controller that died between accepting a create and placing it finishes the job now.
+        for instance_uuid in stranded:
+            log.info("placing instance %s, left unscheduled by a previous run", instance_uuid)
+            self.schedule(instance_uuid)
+
+    def _ensure_agent_token(self) -> str:
+        path = self.cloud.settings.state_dir / AGENT_TOKEN_FILE
+        if path.exists():
+            return path.read_text().strip()
+        token = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(token + "\n")
+        return token
+
+    # -- create and place ------------------------------------------------------------
+
+    def create_servers(self, ctx: Any, request: ServerRequest) -> tuple[list[Instance], str]:
+        from gureum.compute.quotas import check_quota  # noqa: PLC0415
+
+        count = request.max_count
+        reservation_id = "r-" + uuid.uuid4().hex[:8]
+        flavor = request.flavor
+        with self.cloud.db.session() as session:
+            count = self._fit_count_to_quota(session, ctx.project_id, request, check_quota)
+            instances = []
+            for index in range(count):
+                name = request.name if count == 1 else f"{request.name}-{index + 1}"
+                instance = Instance(
+                    name=name,
+                    hostname=hostname_for(name),
+                    project_id=ctx.project_id,
+                    user_id=ctx.user_id,
+                    image_ref=request.image_id,
+                    flavor=flavor,
+                    availability_zone=request.availability_zone,
+                    vm_state=states.BUILDING,
+                    task_state="scheduling",
+                    desired_power="running",
+                    key_name=request.key_name,
+                    key_data=request.key_data,
+                    user_data=request.user_data,
+                    config_drive=request.config_drive,
+                    metadata_items=dict(request.metadata),
+                    tags=list(request.tags),
+                    security_groups=list(request.security_groups),
+                    requested_networks=request.networks if isinstance(request.networks, list) else [request.networks],
+                    server_group_id=request.group_id,
+                    access_ip_v4=request.access_ip_v4,
+                    access_ip_v6=request.access_ip_v6,
+                    description=request.description,
+                    launch_index=index,
+                    reservation_id=reservation_id,
+                )
+                session.add(instance)
+                instances.append(instance)
+            session.flush()
+            for instance in instances:
+                self._record_action(session, ctx, instance.uuid, "create")
+        for instance in instances:
+            self.schedule(instance.uuid)
+        return instances, reservation_id
+
+    @staticmethod
+    def _fit_count_to_quota(session: Session, project_id: str, request: ServerRequest, check_quota: Any) -> int:
+        """Nova: as many as max_count allows, but at least min_count, else the quota error."""
+        flavor = request.flavor
+        count = request.max_count
+        while True:
+            deltas = {"instances": count, "cores": flavor["vcpus"] * count, "ram": flavor["ram"] * count}
+            try:
+                check_quota(session, project_id, deltas)
+                return count
+            except Exception:
+                if count <= request.min_count:
+                    raise
+                count -= 1
+
+    def demand_for(self, session: Session, instance: Instance, flavor: dict[str, Any] | None = None) -> scheduler.Demand:
+        flavor = flavor or instance.flavor
+        group_policy, group_hosts = None, frozenset()
+        if instance.server_group_id:
+            group = session.get(ServerGroup, instance.server_group_id)
+            if group is not None:
+                group_policy = group.policy
+                group_hosts = frozenset(
+                    h
+                    for h in session.execute(
+                        select(Instance.host_id).where(
+                            Instance.server_group_id == group.id,
+                            Instance.deleted.is_(False),
+                            Instance.uuid != instance.uuid,
+                            Instance.host_id.is_not(None),
+                        )
+                    ).scalars()
+                )
+        return scheduler.Demand(
+            flavor_name=flavor.get("name", "the flavor"),
+            vcpus=int(flavor["vcpus"]),
+            memory_mb=int(flavor["ram"]),
+            disk_gb=int(flavor["disk"]) + int(flavor.get("ephemeral", 0)) + (int(flavor.get("swap", 0)) + 1023) // 1024,
+            availability_zone=instance.availability_zone,
+            group_policy=group_policy,
+            group_host_ids=group_hosts,
+            image_properties=dict(flavor.get("image_properties", {})),
+            extra_specs=dict(flavor.get("extra_specs", {})),
+        )
+
+    def schedule(self, instance_uuid: str) -> None:
+        """Place one instance: claim on the best host, or ERROR with the reason in plain words."""
+        placed_on: int | None = None
+        with self.cloud.db.session() as session:
+            instance = session.get(Instance, instance_uuid)
+            if instance is None or instance.deleted or instance.host_id is not None:
+                return
+            demand = self.demand_for(session, instance)
+            try:
+                for host in scheduler.rank(session, demand, self.cloud.settings.scheduler_weigher):
+                    if scheduler.claim(session, host, instance.uuid, demand):
+                        instance.host_id = host.id
+                        instance.task_state = "spawning"
+                        placed_on = host.id
+                        break
+                else:
+                    raise scheduler.NoValidHost(
+                        "Every host that fit was taken by other requests at the same moment; try again."
+                    )
+            except scheduler.NoValidHost as exc:
+                instance.vm_state, instance.task_state = states.ERROR, None
+                instance.fault = fault(f"No host can run this server: {exc}")
+                log.warning("instance %s not placed: %s", instance.uuid, exc)
+        if placed_on is not None:
+            self.signals.notify([placed_on])
+
+    # -- changes the API asks for ----------------------------------------------------
+
+    def _record_action(self, session: Session, ctx: Any, instance_uuid: str, action: str) -> None:
+        session.add(
+            InstanceAction(
+                request_id=getattr(ctx, "request_id", "") or "req-" + uuid.uuid4().hex,
+                instance_uuid=instance_uuid,
+                action=action,
+                user_id=ctx.user_id,
+                project_id=ctx.project_id or "",
+            )
+        )
+
+    def change(self, ctx: Any, instance_uuid: str, action: str, **values: Any) -> Instance:
+        """Set fields of a live instance and wake its host; returns the updated row."""
+        with self.cloud.db.session() as session:
+            instance = session.get(Instance, instance_uuid)
+            assert instance is not None
+            for key, value in values.items():
+                setattr(instance, key, value)
+            self._record_action(session, ctx, instance_uuid, action)
+            host_id = instance.host_id
+            if host_id is not None:
+                self._bump(session, host_id)
+        if host_id is not None:
+            self.signals.notify([host_id])
+        return instance
+
+    @staticmethod
+    def _bump(session: Session, host_id: int) -> None:
+        host = session.get(Host, host_id)
+        if host is not None:
+            host.desired_revision += 1
+
+    def delete(self, ctx: Any, instance_uuid: str) -> None:
+        with self.cloud.db.session() as session:
+            instance = session.get(Instance, instance_uuid)
+            if instance is None or instance.deleted:
+                return
+            instance.deleted, instance.deleted_at = True, utcnow()
+            instance.vm_state, instance.terminated_at = states.DELETED, utcnow()
+            self._record_action(session, ctx, instance_uuid, "delete")
+            host_id = instance.host_id
+            if host_id is None:
+                instance.task_state = None
+                scheduler.release(session, instance_uuid)
+            else:
+                # The claim stays until the agent confirms the guest and its disk are gone.
+                instance.task_state = "deleting"
+                self._bump(session, host_id)
+        if host_id is not None:
+            self.signals.notify([host_id])
+
+    # -- what agents read and report ---------------------------------------------------
+
+    def host_by_name(self, session: Session, hostname: str) -> Host | None:
+        return session.execute(select(Host).where(Host.hostname == hostname)).scalar_one_or_none()
+
+    def desired_state(self, hostname: str) -> DesiredHostState:
+        with self.cloud.db.read() as session:
+            host = self.host_by_name(session, hostname)
+            if host is None:
+                return DesiredHostState(hostname=hostname, revision=0, instances=[])
+            rows = session.execute(
+                select(Instance).where(Instance.host_id == host.id, Instance.deleted.is_(False))
+            ).scalars()
+            return DesiredHostState(
+                hostname=hostname,
+                revision=host.desired_revision,
+                instances=[self._desired(i) for i in rows if i.vm_state != states.ERROR or i.launched_at],
+            )
+
+    def _desired(self, instance: Instance) -> DesiredInstance:
+        flavor = instance.flavor
+        return DesiredInstance(
+            uuid=instance.uuid,
+            name=instance.name,
+            hostname=instance.hostname,
+            project_id=instance.project_id,
+            vcpus=int(flavor["vcpus"]),
+            memory_mb=int(flavor["ram"]),
+            root_gb=int(flavor["disk"]),
+            image_id=instance.image_ref,
+            power=instance.desired_power,
+            reboot_count=instance.reboot_count,
+            reboot_hard=instance.reboot_hard,
+            rebuild_count=instance.rebuild_count,
+            resize_count=instance.resize_count,
+            snapshots=[DesiredSnapshot(**s) for s in instance.snapshot_requests or []],
+            config_drive=instance.config_drive or self.cloud.settings.force_config_drive,
+            public_keys={instance.key_name: instance.key_data} if instance.key_name and instance.key_data else {},
+            user_data=instance.user_data,
+            metadata={k: str(v) for k, v in (instance.metadata_items or {}).items()},
+            availability_zone=instance.availability_zone or "nova",
+            flavor_name=str(flavor.get("name", "")),
+            launch_index=instance.launch_index,
+        )
+
+    def apply_report(self, report: HostReport) -> int:
+        """Record a heartbeat and what the node shows; returns the host's desired revision."""
+        wake: set[int] = set()
+        with self.cloud.db.session() as session:
+            host = self._upsert_host(session, report)
+            observed = {o.uuid: o for o in report.instances}
+            rows = session.execute(
+                select(Instance).where(
+                    Instance.host_id == host.id,
+                    (Instance.deleted.is_(False)) | (Instance.task_state == "deleting"),
+                )
+            ).scalars()
+            for instance in rows:
+                changed = self._observe(session, instance, observed.get(instance.uuid), host)
+                if changed:
+                    wake.add(host.id)
+            revision = host.desired_revision
+        return revision
+
+    def _upsert_host(self, session: Session, report: HostReport) -> Host:
+        cap = report.capacity
+        host = self.host_by_name(session, report.hostname)
+        if host is None:
+            host = Host(hostname=report.hostname, desired_revision=1)
+            session.add(host)
+            log.info("compute host %s registered itself", report.hostname)
+        host.vcpus, host.memory_mb, host.disk_gb = cap.vcpus, cap.memory_mb, cap.disk_gb
+        host.hypervisor_type, host.hypervisor_version = cap.hypervisor_type, cap.hypervisor_version
+        host.accelerator, host.architecture, host.host_ip = cap.accelerator, cap.architecture, cap.host_ip
+        host.cpu_info, host.availability_zone = cap.cpu_info, cap.availability_zone or "nova"
+        host.agent_version = report.agent_version
+        host.last_seen_at = utcnow()
+        session.flush()
+        return host
+
+    def _observe(self, session: Session, instance: Instance, seen: ObservedInstance | None, host: Host) -> bool:
+        """Move one instance along from what its node shows. True if desired state changed."""
+        if seen is not None and seen.console_tail is not None:
+            console = session.get(ConsoleLog, instance.uuid)
+            if console is None:
+                session.add(ConsoleLog(instance_uuid=instance.uuid, text=seen.console_tail))
+            else:
+                console.text = seen.console_tail
+        if instance.deleted:
+            if seen is None or not seen.present:
+                instance.task_state = None
+                scheduler.release(session, instance.uuid)
+                session.query(ConsoleLog).filter(ConsoleLog.instance_uuid == instance.uuid).delete()
+            return False
+        if seen is None:
+            if instance.vm_state in (states.ACTIVE, states.STOPPED, states.PAUSED, states.SUSPENDED) and instance.launched_at:
+                # The node lost it (disk removed by hand, host rebuilt): say so, do not guess.
+                instance.vm_state, instance.task_state = states.ERROR, None
+                instance.fault = fault(
+                    f"The guest's files are gone from host {host.hostname}. Rebuild the server "
+                    "(openstack server rebuild) or delete it."
+                )
+            return False
+        instance.power_state = seen.power_state
+        changed = self._finish_snapshots(session, instance, seen)
+        if seen.error:
+            if instance.vm_state != states.ERROR or (instance.fault or {}).get("message") != seen.error:
+                instance.vm_state, instance.task_state = states.ERROR, None
+                instance.fault = fault(seen.error)
+                log.warning("instance %s failed on %s: %s", instance.uuid, host.hostname, seen.error)
+            return changed
+        task = instance.task_state
+        running = seen.power_state == states.RUNNING
+        wanted = states.POWER_FOR_DESIRED.get(instance.desired_power)
+        if instance.vm_state == states.BUILDING:
+            if running:
+                instance.vm_state, instance.task_state = states.ACTIVE, None
+                instance.launched_at = instance.launched_at or utcnow()
+            return changed
+        if task in ("rebooting", "rebooting_hard"):
+            if seen.reboot_count >= instance.reboot_count and running:
+                instance.task_state = None
+            return changed
+        if task in ("rebuilding", "rebuild_spawning"):
+            if seen.rebuild_count >= instance.rebuild_count and seen.power_state == wanted:
+                instance.task_state = None
+                instance.vm_state = states.VM_STATE_FOR_DESIRED[instance.desired_power]
+            return changed
+        if task in ("resize_prep", "resize_migrating", "resize_finish"):
+            if seen.resize_count >= instance.resize_count and seen.power_state == wanted:
+                instance.vm_state, instance.task_state = states.RESIZED, None
+            return changed
+        if task == "resize_reverting":
+            if seen.resize_count >= instance.resize_count and seen.power_state == wanted:
+                instance.vm_state = states.VM_STATE_FOR_DESIRED[instance.desired_power]
+                instance.task_state = None
+            return changed
+        if task in ("powering-off", "powering-on", "pausing", "unpausing", "suspending", "resuming"):
+            if seen.power_state == wanted:
+                instance.vm_state = states.VM_STATE_FOR_DESIRED[instance.desired_power]
+                instance.task_state = None
+            return changed
+        if task is None and instance.vm_state == states.ACTIVE and seen.power_state == states.SHUTDOWN:
+            # The guest powered itself off: Nova's power-state sync calls that stopped.
+            instance.vm_state, instance.desired_power = states.STOPPED, "stopped"
+            self._bump(session, host.id)
+            return True
+        return changed
+
+    def _finish_snapshots(self, session: Session, instance: Instance, seen: ObservedInstance) -> bool:
+        pending = list(instance.snapshot_requests or [])
+        if not pending:
+            return False
+        done = set(seen.snapshots_done) | set(seen.snapshots_failed)
+        remaining = [s for s in pending if s["image_id"] not in done]
+        for image_id, reason in seen.snapshots_failed.items():
+            if any(s["image_id"] == image_id for s in pending):
+                instance.fault = fault(f"Snapshot {image_id} failed: {reason}")
+                self._drop_failed_snapshot(image_id, instance.project_id, reason)
+        if len(remaining) != len(pending):
+            instance.snapshot_requests = remaining
+            if not remaining and instance.task_state in ("image_snapshot", "image_pending_upload", "image_uploading"):
+                instance.task_state = None
+            self._bump(session, instance.host_id) if instance.host_id else None
+            return True
+        return False
+
+    def _drop_failed_snapshot(self, image_id: str, project_id: str, reason: str) -> None:
+        log.warning("snapshot image %s failed, deleting it: %s", image_id, reason)
+        try:
+            self.cloud.image.delete_image(service_context(project_id), image_id)
+        except Exception:  # noqa: BLE001 - a missing image is already what we want
+            log.info("snapshot image %s was already gone", image_id)
+
+    def allocation_of(self, session: Session, instance_uuid: str) -> Allocation | None:
+        return session.execute(select(Allocation).where(Allocation.instance_uuid == instance_uuid)).scalar_one_or_none()
+
+    def console_tail(self, instance_uuid: str) -> str:
+        with self.cloud.db.read() as session:
+            console = session.get(ConsoleLog, instance_uuid)
+            return console.text if console else ""
+
+
+def service_context(project_id: str, user_id: str = "gureum-compute") -> RequestContext:
+    """The compute service acting for a project (snapshots it stores on the user's behalf)."""
+    return RequestContext(
+        user_id=user_id, user_name="gureum-compute", user_domain_id="default", user_domain_name="Default",
+        roles=("admin", "member", "reader"), project_id=project_id,
+    )
+
+
+def utc_iso(when: datetime | None) -> str | None:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ") if when else None
