@@ -263,6 +263,11 @@ async def download_image_data(request: Request) -> Response:
     return StreamingResponse(body, status_code=status, headers=headers, media_type=DATA_MEDIA_TYPE)
 
 
+async def no_image_id(request: Request) -> Response:
+    """`/v2/images/` names no image: 404 as glance says, not the list behind a redirect."""
+    raise NotFound("The resource could not be found.")
+
+
 IMAGE = "/v2/images/{image_id}"
 
 ROUTES = [
@@ -276,6 +281,7 @@ ROUTES = [
     Route("/v2/info/usage", info_usage, methods=["GET"]),
     Route("/v2/images", list_images, methods=["GET"]),
     Route("/v2/images", create_image, methods=["POST"]),
+    Route("/v2/images/", no_image_id, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     Route(IMAGE, show_image, methods=["GET"]),
     Route(IMAGE, update_image, methods=["PATCH"]),
     Route(IMAGE, delete_image, methods=["DELETE"]),

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gureum.image.quota import DEFAULT_LIMITS
 from gureum.testing import RunningCloud
 
 PATCH_TYPE = "application/openstack-images-v2.1-json-patch"
@@ -95,13 +96,45 @@ def admin(cloud: RunningCloud) -> Iterator[ImageClient]:
     client.http.close()
 
 
+def identity_admin(cloud: RunningCloud) -> httpx.Client:
+    return httpx.Client(base_url=f"{cloud.auth_url}", headers={"X-Auth-Token": cloud.token()}, timeout=60)
+
+
 def new_member(cloud: RunningCloud) -> tuple[ImageClient, dict[str, str]]:
-    """A fresh user with the member role on a fresh project: (HTTP client, CLI env)."""
+    """A fresh user with the member role on a fresh project: (HTTP client, CLI env).
+
+    Made through the identity API (the CLI would cost seconds per call); the image
+    tests that are about the CLI still drive the CLI for everything they check.
+    """
     project, user, password = f"proj-{uuid.uuid4().hex[:8]}", f"user-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-    cloud.openstack("project", "create", project)
-    cloud.openstack("user", "create", "--password", password, "--project", project, user)
-    cloud.openstack("role", "add", "--project", project, "--user", user, "member")
+    with identity_admin(cloud) as keystone:
+        project_id = keystone.post("/projects", json={"project": {"name": project, "domain_id": "default"}})
+        project_id.raise_for_status()
+        pid = project_id.json()["project"]["id"]
+        made = keystone.post("/users", json={"user": {"name": user, "password": password, "domain_id": "default",
+                                                      "default_project_id": pid}})
+        made.raise_for_status()
+        uid = made.json()["user"]["id"]
+        role = keystone.get("/roles", params={"name": "member"}).json()["roles"][0]["id"]
+        keystone.put(f"/projects/{pid}/users/{uid}/roles/{role}").raise_for_status()
     return client_for(cloud, user, password, project), cloud.env_for(user, password, project)
+
+
+def set_project_limit(cloud: RunningCloud, project_id: str, resource: str, limit: int) -> None:
+    """A unified limit for one project (keystone needs a registered limit first)."""
+    with identity_admin(cloud) as keystone:
+        services = keystone.get("/services", params={"type": "image"}).json()["services"]
+        service_id = services[0]["id"]
+        registered = keystone.get(
+            "/registered_limits", params={"service_id": service_id, "resource_name": resource}
+        ).json()["registered_limits"]
+        if not registered:
+            keystone.post("/registered_limits", json={"registered_limits": [{
+                "service_id": service_id, "resource_name": resource, "default_limit": DEFAULT_LIMITS[resource],
+                "region_id": "RegionOne"}]}).raise_for_status()
+        keystone.post("/limits", json={"limits": [{
+            "service_id": service_id, "project_id": project_id, "resource_name": resource,
+            "resource_limit": limit, "region_id": "RegionOne"}]}).raise_for_status()
 
 
 @pytest.fixture

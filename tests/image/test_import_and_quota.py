@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from gureum.testing import RunningCloud, start_cloud
-from tests.image.conftest import ImageClient, client_for, new_member
+from tests.image.conftest import ImageClient, client_for, new_member, set_project_limit
 from tests.image.test_api import store_files
-from tests.image.test_cli import ensure_registered_limit
 
 MIB = 1024 * 1024
 
@@ -109,12 +108,8 @@ def test_import_body_is_checked(admin: ImageClient) -> None:
 
 
 def test_size_quota_stops_the_stream(cloud: RunningCloud) -> None:
-    client, env = new_member(cloud)
-    ensure_registered_limit(cloud, "image_size_total", 1048576)
-    cloud.openstack(
-        "limit", "create", "--service", "glance", "--project", env["OS_PROJECT_NAME"], "--resource-limit", "1",
-        "image_size_total",
-    )
+    client, _env = new_member(cloud)
+    set_project_limit(cloud, client.project_id, "image_size_total", 1)
     image = client.create_ok()
     response = client.upload(image["id"], b"x" * (3 * MIB))
     assert response.status_code == 413
@@ -129,20 +124,15 @@ def test_size_quota_stops_the_stream(cloud: RunningCloud) -> None:
 
 
 def test_stage_and_uploading_quotas(cloud: RunningCloud) -> None:
-    client, env = new_member(cloud)
-    project = env["OS_PROJECT_NAME"]
-    for resource, default in (("image_stage_total", 1048576), ("image_count_uploading", 100)):
-        ensure_registered_limit(cloud, resource, default)
-    cloud.openstack("limit", "create", "--service", "glance", "--project", project, "--resource-limit", "1",
-                    "image_stage_total")
+    client, _env = new_member(cloud)
+    set_project_limit(cloud, client.project_id, "image_stage_total", 1)
     image = client.create_ok()
     too_big = client.stage(image["id"], b"z" * (2 * MIB))
     assert too_big.status_code == 413
     assert "Resource image_stage_total is over limit of 1" in too_big.json()["message"]
     assert client.show(image["id"]).json()["status"] == "queued"
 
-    cloud.openstack("limit", "create", "--service", "glance", "--project", project, "--resource-limit", "0",
-                    "image_count_uploading")
+    set_project_limit(cloud, client.project_id, "image_count_uploading", 0)
     refused = client.upload(image["id"], b"bytes")
     assert refused.status_code == 413
     assert "Resource image_count_uploading is over limit of 0 due to current usage 0 and delta 1" in refused.text
