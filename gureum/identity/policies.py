@@ -93,4 +93,43 @@ IDENTITY_POLICIES: dict[str, str] = {
     "identity:create_region": ADMIN,
     "identity:update_region": ADMIN,
     "identity:delete_region": ADMIN,
+    # Groups and membership
+    "identity:get_group": f"{READER} or (role:reader and domain_id:%(target.group.domain_id)s)",
+    "identity:list_groups": f"{READER} or (role:reader and domain_id:%(target.group.domain_id)s)",
+    "identity:list_groups_for_user": f"{READER} or (role:reader and domain_id:%(target.user.domain_id)s)"
+    " or user_id:%(target.user.id)s",
+    "identity:create_group": ADMIN,
+    "identity:update_group": ADMIN,
+    "identity:delete_group": ADMIN,
+    "identity:list_users_in_group": f"{READER} or (role:reader and domain_id:%(target.group.domain_id)s)",
+    "identity:check_user_in_group": f"{READER} or (role:reader and domain_id:%(target.group.domain_id)s"
+    " and domain_id:%(target.user.domain_id)s)",
+    "identity:add_user_to_group": ADMIN,
+    "identity:remove_user_from_group": ADMIN,
+    # Application credentials: `user_id` is the owner of the credential (keystone's rule:owner).
+    "owner": "user_id:%(user_id)s",
+    "admin_or_owner": "rule:admin_required or rule:owner",
+    "identity:get_application_credential": f"{READER} or rule:owner",
+    "identity:list_application_credentials": f"{READER} or rule:owner",
+    "identity:create_application_credential": "rule:owner",
+    "identity:delete_application_credential": "rule:admin_or_owner",
+    # Unified limits: anyone may read registered limits; a project's members read its limits.
+    "identity:get_limit_model": "",
+    "identity:get_registered_limit": "",
+    "identity:list_registered_limits": "",
+    "identity:create_registered_limits": ADMIN,
+    "identity:update_registered_limit": ADMIN,
+    "identity:delete_registered_limit": ADMIN,
+    "identity:get_limit": f"{READER} or domain_id:%(target.limit.domain.id)s"
+    " or domain_id:%(target.limit.project.domain_id)s or project_id:%(target.limit.project_id)s",
+    "identity:list_limits": "",
+    "identity:create_limits": ADMIN,
+    "identity:update_limit": ADMIN,
+    "identity:delete_limit": ADMIN,
+    # Credentials (ec2, totp, cert): admins, and each user for their own.
+    "identity:get_credential": f"{READER} or user_id:%(target.credential.user_id)s",
+    "identity:list_credentials": f"{READER} or user_id:%(target.credential.user_id)s",
+    "identity:create_credential": f"{ADMIN} or user_id:%(target.credential.user_id)s",
+    "identity:update_credential": f"{ADMIN} or user_id:%(target.credential.user_id)s",
+    "identity:delete_credential": f"{ADMIN} or user_id:%(target.credential.user_id)s",
 }
