@@ -49,6 +49,19 @@ class GuestImage:
     kernel_package: str
 
 
+CACHE_ENVIRONMENT_VARIABLE = "GUREUM_GUEST_CACHE"
+
+
+def default_cache_dir() -> Path:
+    """$GUREUM_GUEST_CACHE, else /var/cache/gureum/guest for root, else ~/.cache/gureum/guest."""
+    configured = os.environ.get(CACHE_ENVIRONMENT_VARIABLE)
+    if configured:
+        return Path(configured)
+    if os.geteuid() == 0:
+        return Path("/var/cache/gureum/guest")
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gureum" / "guest"
+
+
 def build_guest_image(cache_dir: Path) -> GuestImage:
     """The guest for the current package candidates, built now or found in `cache_dir`."""
     cache_dir = cache_dir.resolve()
@@ -61,7 +74,15 @@ def build_guest_image(cache_dir: Path) -> GuestImage:
     with _exclusive(cache_dir / ".build.lock"):
         if not (image_dir / MANIFEST_FILE).is_file():  # another process may have built it
             _build_into(image_dir, packages, cache_dir)
+            _remove_other_images(image_dir)
     return _image_in(image_dir)
+
+
+def _remove_other_images(keep: Path) -> None:
+    # Each image is ~32 MB and a new key makes the old ones unreachable.
+    for entry in keep.parent.iterdir():
+        if entry != keep and entry.is_dir() and not entry.name.startswith("."):
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _resolved_packages(cache_dir: Path) -> list[debs.DebPackage]:
