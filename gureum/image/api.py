@@ -16,8 +16,20 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from gureum.http.context import RequestContext
-from gureum.http.endpoint import ApiRequest, authenticate, cloud_of, endpoint, service_root
-from gureum.http.errors import BadRequest, NotFound, RangeNotSatisfiable, UnsupportedMediaType, render_webob
+from gureum.http.endpoint import (
+    ApiRequest,
+    authenticate,
+    cloud_of,
+    endpoint,
+    service_root,
+)
+from gureum.http.errors import (
+    BadRequest,
+    NotFound,
+    RangeNotSatisfiable,
+    UnsupportedMediaType,
+    render_webob,
+)
 from gureum.http.service_app import service_app
 from gureum.image.patching import PATCH_MEDIA_TYPES, parse_changes, patch_draft
 from gureum.image.schemas import SCHEMAS

@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any
 from gureum.http.errors import BadRequest, Conflict
 from gureum.image.formats import ImageFormatError, check_upload, sniff_file
 from gureum.image.models import Image
-from gureum.image.store import IO_CHUNK_BYTES, TransferTooLarge, WrittenBlob, copy_into, hash_file
+from gureum.image.store import (
+    IO_CHUNK_BYTES,
+    TransferTooLarge,
+    WrittenBlob,
+    copy_into,
+    hash_file,
+)
 from gureum.image.views import IMPORT_METHODS
 
 if TYPE_CHECKING:
@@ -60,11 +66,12 @@ def parse_import_body(body: Any) -> tuple[str, str | None]:
             raise BadRequest(f"'{flag}' must be boolean value only")
     if body.get("all_stores_must_succeed", True) is False:
         raise BadRequest("All_stores_must_succeed can only be set with enabled_backends None")
+    if name != "web-download":
+        return name, None
     uri = method.get("uri")
-    if name == "web-download":
-        if not isinstance(uri, str) or not uri_passes_filter(uri):
-            raise BadRequest(f"URI for web-download does not pass filtering: {uri}")
-    return name, uri if name == "web-download" else None
+    if not isinstance(uri, str) or not uri_passes_filter(uri):
+        raise BadRequest(f"URI for web-download does not pass filtering: {uri}")
+    return name, uri
 
 
 def uri_passes_filter(uri: str) -> bool:
@@ -88,7 +95,7 @@ def check_importable(image: Image, method: str, staged: bool) -> None:
 
 def _download_chunks(uri: str) -> Iterator[bytes]:
     request = urllib.request.Request(uri, headers={"User-Agent": "gureum-image-import"})
-    with urllib.request.urlopen(request, timeout=WEB_DOWNLOAD_TIMEOUT_SECONDS) as response:  # noqa: S310 - scheme checked
+    with urllib.request.urlopen(request, timeout=WEB_DOWNLOAD_TIMEOUT_SECONDS) as response:
         final = response.geturl()
         if not uri_passes_filter(final):
             raise ValueError(f"redirected to a URI that does not pass filtering: {final}")
@@ -99,7 +106,7 @@ def _download_chunks(uri: str) -> Iterator[bytes]:
             yield chunk
 
 
-def _fetch(service: "ImageService", job: ImportJob) -> WrittenBlob:
+def _fetch(service: ImageService, job: ImportJob) -> WrittenBlob:
     writer = service.store.new_writer(service.holder)
     try:
         copy_into(writer, _download_chunks(job.uri or ""), max_bytes=job.max_bytes)
@@ -109,7 +116,7 @@ def _fetch(service: "ImageService", job: ImportJob) -> WrittenBlob:
         raise
 
 
-def _staged_blob(service: "ImageService", job: ImportJob) -> WrittenBlob:
+def _staged_blob(service: ImageService, job: ImportJob) -> WrittenBlob:
     path = service.store.staged_path(job.image_id)
     if job.max_bytes is not None and path.stat().st_size > job.max_bytes:
         raise TransferTooLarge(path.stat().st_size, job.max_bytes)
@@ -126,7 +133,7 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or exc.__class__.__name__
 
 
-def run_import(service: "ImageService", job: ImportJob) -> None:
+def run_import(service: ImageService, job: ImportJob) -> None:
     """Worker-thread body; never raises (a failure is recorded on the image)."""
     blob: WrittenBlob | None = None
     try:
@@ -134,7 +141,7 @@ def run_import(service: "ImageService", job: ImportJob) -> None:
         verdict = check_upload(blob.sniffed, job.disk_format, job.container_format)
         service.finish_import(job.image_id, blob, verdict.virtual_size)
         log.info("image %s: %s import done (%d bytes)", job.image_id, job.method, blob.size)
-    except BaseException as exc:  # noqa: BLE001 - the image must end in a known state
+    except BaseException as exc:
         reason = _describe(exc)
         if not isinstance(exc, (ImageFormatError, TransferTooLarge, urllib.error.URLError, ValueError)):
             log.exception("image %s: %s import failed", job.image_id, job.method)

@@ -45,13 +45,13 @@ class Image(Base):
     # Bytes sitting in the staging area for glance-direct (counts against image_stage_total).
     staged_size: Mapped[int | None] = mapped_column(BigInteger)
 
-    properties: Mapped[list["ImageProperty"]] = relationship(
+    properties: Mapped[list[ImageProperty]] = relationship(
         back_populates="image", cascade="all, delete-orphan", lazy="selectin", order_by="ImageProperty.name"
     )
-    tags: Mapped[list["ImageTag"]] = relationship(
+    tags: Mapped[list[ImageTag]] = relationship(
         back_populates="image", cascade="all, delete-orphan", lazy="selectin", order_by="ImageTag.value"
     )
-    members: Mapped[list["ImageMember"]] = relationship(
+    members: Mapped[list[ImageMember]] = relationship(
         back_populates="image", cascade="all, delete-orphan", lazy="selectin", order_by="ImageMember.created_at"
     )
 

@@ -67,7 +67,7 @@ class ImageLimitExceeded(PayloadTooLarge):
         self.over = over
 
 
-def limit_for(cloud: "Cloud", project_id: str, resource: str) -> int:
+def limit_for(cloud: Cloud, project_id: str, resource: str) -> int:
     value = cloud.identity.limit_for(project_id, SERVICE_TYPE, resource)
     return DEFAULT_LIMITS[resource] if value is None else int(value)
 
@@ -94,7 +94,7 @@ def usage_bytes(session: Session, project_id: str, resource: str) -> int:
     raise ValueError(f"{resource} is not measured in bytes")
 
 
-def enforce(cloud: "Cloud", session: Session, project_id: str | None, deltas: Mapping[str, int]) -> None:
+def enforce(cloud: Cloud, session: Session, project_id: str | None, deltas: Mapping[str, int]) -> None:
     """Raise 413 when usage + delta goes over a limit (oslo.limit's rule)."""
     if project_id is None:
         return
@@ -110,7 +110,7 @@ def enforce(cloud: "Cloud", session: Session, project_id: str | None, deltas: Ma
         raise ImageLimitExceeded(project_id, over)
 
 
-def bytes_allowed(cloud: "Cloud", session: Session, project_id: str | None, resource: str) -> int | None:
+def bytes_allowed(cloud: Cloud, session: Session, project_id: str | None, resource: str) -> int | None:
     """How many more bytes may arrive before `resource` (MiB) goes over; None = no cap."""
     if project_id is None:
         return None
@@ -121,14 +121,14 @@ def bytes_allowed(cloud: "Cloud", session: Session, project_id: str | None, reso
     return max(0, (limit + 1) * MIB - 1 - usage_bytes(session, project_id, resource))
 
 
-def transfer_over_limit(cloud: "Cloud", session: Session, project_id: str, resource: str, received: int) -> ImageLimitExceeded:
+def transfer_over_limit(cloud: Cloud, session: Session, project_id: str, resource: str, received: int) -> ImageLimitExceeded:
     """The 413 for a stream that went past its cap, in glance's words."""
     limit = limit_for(cloud, project_id, resource)
     usage = usage_of(session, project_id, resource)
     return ImageLimitExceeded(project_id, [OverLimit(resource, limit, usage, received // MIB)])
 
 
-def usage_report(cloud: "Cloud", session: Session, project_id: str) -> dict[str, dict[str, int]]:
+def usage_report(cloud: Cloud, session: Session, project_id: str) -> dict[str, dict[str, int]]:
     """GET /v2/info/usage."""
     return {
         resource: {"limit": limit_for(cloud, project_id, resource), "usage": usage_of(session, project_id, resource)}

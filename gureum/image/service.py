@@ -23,7 +23,14 @@ from sqlalchemy.orm import Session
 
 from gureum.db.base import utcnow
 from gureum.http.context import RequestContext
-from gureum.http.errors import BadRequest, Conflict, Forbidden, Gone, NotFound, PayloadTooLarge
+from gureum.http.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    Gone,
+    NotFound,
+    PayloadTooLarge,
+)
 from gureum.image import quota
 from gureum.image.formats import ImageFormatError, check_upload
 from gureum.image.holders import holder_alive, process_token
@@ -32,7 +39,14 @@ from gureum.image.models import Image, ImageMember, ImageProperty, ImageTag
 from gureum.image.patching import Change, check_writable
 from gureum.image.policies import BASE_RULES, DEFAULT_RULES
 from gureum.image.schemas import MEMBER_STATUSES, validate_image_fields
-from gureum.image.store import IO_CHUNK_BYTES, ImageStore, StoreError, TransferTooLarge, WrittenBlob, copy_into
+from gureum.image.store import (
+    IO_CHUNK_BYTES,
+    ImageStore,
+    StoreError,
+    TransferTooLarge,
+    WrittenBlob,
+    copy_into,
+)
 from gureum.image.views import IMPORT_METHODS, image_view, member_view, members_view
 
 if TYPE_CHECKING:
@@ -160,7 +174,7 @@ def _set_tags(image: Image, tags: list[str]) -> None:
 
 
 class ImageService:
-    def __init__(self, cloud: "Cloud") -> None:
+    def __init__(self, cloud: Cloud) -> None:
         self.cloud = cloud
         self.store = ImageStore(cloud.settings.effective_image_store_dir)
         self.holder = process_token()
@@ -190,9 +204,9 @@ class ImageService:
             for image in rows:
                 if image.transfer_holder is not None and holder_alive(image.transfer_holder):
                     continue
-                if image.transfer_holder is None and image.status == "uploading":
-                    if self.store.staged_path(image.id).exists():
-                        continue  # staged and waiting for its import call
+                staged = image.transfer_holder is None and image.status == "uploading"
+                if staged and self.store.staged_path(image.id).exists():
+                    continue  # staged and waiting for its import call
                 if image.status == "importing":
                     _set_property(image, FAILED_IMPORT_PROPERTY, STORE_ID)
                     _set_property(image, IMPORT_ERROR_PROPERTY, "the controller stopped during the import")
@@ -273,9 +287,10 @@ class ImageService:
         with self.cloud.db.session() as s:
             marker = None
             if req.marker is not None:
-                marker = s.scalar(select(Image).where(Image.id == req.marker, visible_condition(ctx))) if is_uuid(req.marker) else None
+                if is_uuid(req.marker):
+                    marker = s.scalar(select(Image).where(Image.id == req.marker, visible_condition(ctx)))
                 if marker is None:
-                    raise BadRequest(f"Image {req.marker} could not be found.")
+                    raise BadRequest(f"No image found with ID {req.marker}")
             rows = s.scalars(build_query(ctx, req, marker)).all()
             # A full page means there may be more: glance links the next page then.
             next_marker = rows[-1].id if rows and len(rows) == req.limit else None
@@ -685,7 +700,7 @@ class ImageService:
     # -- interoperable import -----------------------------------------------------------
 
     def import_image(self, ctx: RequestContext, image_id: str, body: Any) -> None:
-        from gureum.image import importing  # noqa: PLC0415 - import machinery loads on first use
+        from gureum.image import importing
 
         method, uri = importing.parse_import_body(body)
         task_id = str(uuid.uuid4())

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from gureum.image.formats import ImageFormatError, Sniffer, check_upload, inspect, sniff_file
+from gureum.image.formats import (
+    ImageFormatError,
+    Sniffer,
+    check_upload,
+    inspect,
+    sniff_file,
+)
 
 
 def sniffed(data: bytes, chunk: int = 7) -> Sniffer:
