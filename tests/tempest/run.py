@@ -228,9 +228,10 @@ _HTTP_EXCEPTIONS = {
     "Conflict": (409,), "Gone": (410,), "OverLimit": (413,), "InvalidContentType": (415,),
     "UnprocessableEntity": (422,), "ServerFault": tuple(range(500, 600)),
     "NotImplemented": (501,), "UnexpectedResponseCode": tuple(range(400, 600)),
+    "RateLimitExceeded": (413, 429),
 }
-_EXC_LINE = re.compile(r"^(?P<name>[A-Za-z_][\w.]*(?:Error|Exception|Failure|Mismatch|"
-                       + "|".join(_HTTP_EXCEPTIONS) + r")): (?P<msg>.*)$")
+# 'tempest.lib.exceptions.NotFound: ...', 'AssertionError: ...'
+_EXC_LINE = re.compile(r"^(?P<name>(?:[a-z_]\w*\.)+[A-Z]\w*|[A-Z]\w*(?:Error|Exception|Failure|Mismatch)): (?P<msg>.*)$")
 
 
 def exception_of(traceback: str) -> tuple[str, str]:
@@ -260,17 +261,59 @@ def _generic(text: str) -> str:
     return re.sub(r"\b\d+\b", "N", text)[:200]
 
 
+_FRAME = re.compile(r'File "(?P<file>[^"]*/tempest/(?:lib/)?services/[^"]+\.py)", line \d+, in (?P<func>\w+)')
+_CLIENT_CALL = re.compile(r"self\.(?P<method>get|post|put|patch|delete|head)\(\s*(?:(?P<q>['\"])(?P<path>[^'\"]*)(?P=q))?")
+
+
+@functools.lru_cache(maxsize=256)
+def _client_source(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def client_request(traceback: str) -> tuple[str, str]:
+    """(HTTP method, literal path prefix) of the tempest client method that raised.
+
+    The traceback names the service client's method (e.g. roles_client.py,
+    check_role_inference_rule); its source says which request it makes, e.g.
+    self.head('roles/%s/implies/%s' ...) -> ('HEAD', 'roles/').
+    """
+    frames = list(_FRAME.finditer(traceback))
+    if not frames:
+        return "", ""
+    source = _client_source(frames[-1].group("file"))
+    m = re.search(rf"\n    def {frames[-1].group('func')}\(.*?(?=\n    def |\Z)", source, re.S)
+    call = _CLIENT_CALL.search(m.group(0)) if m else None
+    if not call:
+        return "", ""
+    prefix = re.split(r"[%{]", call.group("path") or "", maxsplit=1)[0]
+    return call.group("method").upper(), prefix
+
+
 def failure_cause(result: Result) -> str:
     """What to fix: the HTTP call whose answer raised the exception, or the exception.
 
-    Negative tests expect 4xx answers and cleanups see 404s, so a call counts only
-    when its status is the one the raised exception stands for.
+    Negative tests expect 4xx answers, waiters poll until a 404 and cleanups see
+    404s, so a logged call counts only when its status is the one the exception
+    stands for, and, where the traceback tells, its method and path are those of
+    the client method that raised.
     """
     name, msg = exception_of(result.reason)
     statuses = _HTTP_EXCEPTIONS.get(name)
+    wrong_success = re.search(r"Unexpected http success status code (\d+)", msg)
+    if wrong_success:
+        statuses = (int(wrong_success.group(1)),)
     if statuses:
-        for m in _REQUEST.finditer(result.log):
-            if int(m.group("status")) in statuses:
+        method, prefix = client_request(result.reason)
+        calls = [m for m in _REQUEST.finditer(result.log) if int(m.group("status")) in statuses]
+        for wanted in (lambda m: m.group("method") == method and "/" + prefix in m.group("url"),
+                       lambda m: m.group("method") == method,
+                       lambda m: True):
+            found = [m for m in calls if wanted(m)]
+            if found:
+                m = found[0]
                 return f"{api_call(m.group('method'), m.group('url'))} -> {m.group('status')} {name}"
     if name:
         return f"{name}: {_generic(msg)}"
@@ -460,10 +503,11 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 # --- tempest -------------------------------------------------------------------
 
 
-def write_tempest_conf(path: Path, env: dict[str, str], log_dir: Path, images: ImageServer) -> None:
+def write_tempest_conf(workspace: Path, env: dict[str, str], images: ImageServer) -> Path:
     template = string.Template((HERE / "tempest.conf.template").read_text())
     values = {
-        "log_dir": str(log_dir),
+        "log_dir": str(workspace / "logs"),
+        "lock_path": str(workspace / "tempest_lock"),
         "admin_username": env["OS_USERNAME"],
         "admin_password": env["OS_PASSWORD"],
         "admin_project_name": env["OS_PROJECT_NAME"],
@@ -476,7 +520,9 @@ def write_tempest_conf(path: Path, env: dict[str, str], log_dir: Path, images: I
     }
     text = template.substitute(values)
     configparser.ConfigParser(interpolation=None).read_string(text)  # fail here, not in tempest
+    path = workspace / "etc" / "tempest.conf"
     path.write_text(text)
+    return path
 
 
 def tempest_bin() -> str:
@@ -641,8 +687,15 @@ def _raise_on_signal(signum: int, _frame: object) -> None:
 
 
 def init_workspace(tempest: str, work: Path) -> Path:
+    """A tempest workspace in work, touching nothing outside it.
+
+    An empty --config-dir keeps a global tempest.conf (/etc/tempest, ~/.tempest/etc)
+    out, and keeps tempest init from creating ~/.tempest/etc.
+    """
     workspace = work / "tempest"
+    (work / "no-global-config").mkdir()
     subprocess.run([tempest, "init", "--workspace-path", str(work / "workspace.yaml"),
+                    "--config-dir", str(work / "no-global-config"),
                     "--name", f"gureum-{os.getpid()}", str(workspace)],
                    check=True, stdout=subprocess.DEVNULL)
     return workspace
@@ -664,8 +717,7 @@ def run_against(env: dict[str, str], args: argparse.Namespace, tempest: str, wor
     workspace = init_workspace(tempest, work)
     images = ImageServer(work / "images")
     try:
-        conf = workspace / "etc" / "tempest.conf"
-        write_tempest_conf(conf, env, workspace / "logs", images)
+        conf = write_tempest_conf(workspace, env, images)
         shutil.copy(conf, out_dir / "tempest.conf")
         listed = list_selected(tempest, workspace, regex)
         t0 = time.monotonic()

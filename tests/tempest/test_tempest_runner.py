@@ -154,15 +154,15 @@ def test_tempest_conf_template_fills_every_value(tmp_path):
     class Images:
         base = "http://127.0.0.1:1"
 
-    conf = tmp_path / "tempest.conf"
+    (tmp_path / "etc").mkdir()
     env = {"OS_AUTH_URL": "http://127.0.0.1:5/identity/v3", "OS_USERNAME": "admin", "OS_PASSWORD": "pw",
            "OS_PROJECT_NAME": "admin", "OS_USER_DOMAIN_NAME": "Default", "OS_PROJECT_DOMAIN_NAME": "Default",
            "OS_REGION_NAME": "RegionOne"}
-    runner.write_tempest_conf(conf, env, tmp_path / "logs", Images())
-    text = conf.read_text()
+    text = runner.write_tempest_conf(tmp_path, env, Images()).read_text()
     assert "$" not in text
     assert "uri_v3 = http://127.0.0.1:5/identity/v3" in text
     assert "http_qcow2_image = http://127.0.0.1:1/cirros.qcow2" in text
+    assert f"lock_path = {tmp_path / 'tempest_lock'}" in text
 
 
 def test_selection_regex_combines_areas_and_a_filter():
@@ -173,3 +173,38 @@ def test_selection_regex_combines_areas_and_a_filter():
     assert regex.search("tempest.api.image.v2.test_images_tags.ImagesTagsTest.test_update_delete_tags_for_image")
     assert not regex.search("tempest.api.image.v2.test_images.BasicOperationsImagesTest.test_delete_image")
     assert not regex.search("tempest.api.identity.v3.test_images_tags.X.test_y")
+
+
+def test_failure_cause_follows_the_client_method_that_raised():
+    tempest = pytest.importorskip("tempest")
+    roles_client = Path(tempest.__file__).parent / "lib/services/identity/v3/roles_client.py"
+    trace = (
+        "Traceback (most recent call last):\n"
+        f'  File "{roles_client}", line 293, in check_role_inference_rule\n'
+        "    self.expected_success(204, resp.status)\n"
+        "tempest.lib.exceptions.InvalidHttpSuccessCode: The success code is different than the expected one\n"
+        "Details: Unexpected http success status code 200, The expected status code is 204\n"
+    )
+    assert runner.client_request(trace) == ("HEAD", "roles/")
+    log = (
+        "Request (T:test_x): 200 GET http://h:1/identity/v3/roles/r1 0.01s\n"
+        "Request (T:test_x): 200 HEAD http://h:1/identity/v3/roles/r1/implies/r2 0.01s\n"
+    )
+    assert runner.failure_cause(runner.Result("fail", trace, log)) == \
+        "HEAD /identity/v3/roles/r1/implies/r2 -> 200 InvalidHttpSuccessCode"
+
+
+def test_failure_cause_skips_expected_404s_of_other_calls():
+    tempest = pytest.importorskip("tempest")
+    groups_client = Path(tempest.__file__).parent / "lib/services/identity/v3/groups_client.py"
+    trace = (
+        "Traceback (most recent call last):\n"
+        f'  File "{groups_client}", line 40, in create_group\n'
+        "    resp, body = self.post('groups', post_body)\n"
+        "tempest.lib.exceptions.NotFound: Object not found\n"
+    )
+    log = (
+        "Request (T:test_x): 404 GET http://h:1/identity/v3/users/0123456789abcdef0123456789abcdef 0.01s\n"
+        "Request (T:test_x): 404 POST http://h:1/identity/v3/groups 0.01s\n"
+    )
+    assert runner.failure_cause(runner.Result("fail", trace, log)) == "POST /identity/v3/groups -> 404 NotFound"
