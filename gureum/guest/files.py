@@ -107,7 +107,9 @@ fi
 echo "127.0.0.1 localhost" > /etc/hosts
 echo "127.0.1.1 $HOST" >> /etc/hosts
 
-cp "$KEYS" /root/.ssh/authorized_keys
+# One key per line, each ending in a newline (the metadata service may send none).
+keys=$(cat "$KEYS")
+printf '%s\n' "$keys" | grep -v '^$' > /root/.ssh/authorized_keys
 chmod 600 /root/.ssh/authorized_keys
 dropbearkey -t ed25519 -f /etc/dropbear/dropbear_ed25519_host_key > /dev/null 2>&1
 # -s: keys only, never passwords.
@@ -123,11 +125,11 @@ if [ -s "$USER_DATA" ] && [ "$(head -c 2 "$USER_DATA")" = "#!" ]; then
 fi
 
 if [ -n "$IP" ]; then
-    say_banner="up, ssh root@$IP"
+    reach="ssh root@$IP"
 else
-    say_banner="up, no IPv4 address"
+    reach="no IPv4 address"
 fi
-echo "gureum guest $HOST $say_banner (keys: $(wc -l < /root/.ssh/authorized_keys))" > /dev/console
+echo "gureum guest $HOST up, $reach (keys: $(grep -c . /root/.ssh/authorized_keys))" > /dev/console
 """
 
 RC_K = r"""#!/bin/sh

@@ -96,5 +96,5 @@ class OwnNamespace:
                         ["link", "set", "lo", "up"]):
             subprocess.run(["ip", "-n", self.name, *command], check=True)
 
-    def start_dhcp(self, interface: str, server: str, client: str) -> None:
-        self.start(sys.executable, str(DHCP_RESPONDER), interface, server, client)
+    def start_dhcp(self, interface: str, server: str, client: str, mtu: int = 1500, routes: str = "") -> None:
+        self.start(sys.executable, str(DHCP_RESPONDER), interface, server, client, str(mtu), routes)

@@ -6,6 +6,8 @@ console for the banner the guest prints once ssh is up.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 import socket
 import subprocess
@@ -26,7 +28,7 @@ from agent_helpers import (
     wait_for_console,
 )
 
-from gureum.agent.hypervisor import GuestNotFound, HypervisorError, NicSpec, PowerState, QemuHypervisor
+from gureum.agent.hypervisor import GuestNotFound, GuestSpec, HypervisorError, NicSpec, PowerState, QemuHypervisor
 from gureum.guest import GuestImage
 
 pytestmark = pytest.mark.slow
@@ -136,7 +138,12 @@ def test_new_hypervisor_object_adopts_running_guest(
     spec = guest_spec(guest_image, instance_id, direct_kernel=True,
                       config_drive=config_drive_for(instance_id, "adopted", None, tmp_path,
                                                     network_data=no_network_data()))
-    first_pid = hypervisor.spawn(spec).pid
+    # The agent that starts the guest is another process, and it exits.
+    agent = subprocess.run([sys.executable, "-c", SPAWN_AND_EXIT, str(hypervisor.instances_dir),
+                            hypervisor.accel.value, json.dumps(spec_as_json(spec))],
+                           capture_output=True, text=True, timeout=120)
+    assert agent.returncode == 0, agent.stderr
+    first_pid = int(agent.stdout)
 
     # The agent restarts: a new object that knows nothing but the directory.
     restarted = QemuHypervisor(hypervisor.instances_dir, accel=hypervisor.accel)
@@ -151,6 +158,23 @@ def test_new_hypervisor_object_adopts_running_guest(
     restarted.destroy(instance_id)
     assert qemu_processes_for(restarted, instance_id) == []
     assert hypervisor.list_guests() == []
+
+
+SPAWN_AND_EXIT = """
+import json, sys
+from pathlib import Path
+from gureum.agent.hypervisor import Accel, GuestSpec, NicSpec, QemuHypervisor
+values = json.loads(sys.argv[3])
+values["nics"] = [NicSpec(**nic) for nic in values["nics"]]
+for key in ("root_disk_base", "kernel", "initrd", "config_drive"):
+    values[key] = Path(values[key]) if values[key] else None
+print(QemuHypervisor(Path(sys.argv[1]), accel=Accel(sys.argv[2])).spawn(GuestSpec(**values)).pid)
+"""
+
+
+def spec_as_json(spec: GuestSpec) -> dict:
+    values = dataclasses.asdict(spec)
+    return {key: str(value) if isinstance(value, Path) else value for key, value in values.items()}
 
 
 def test_pause_suspend_resume_and_reboots(hypervisor: QemuHypervisor, guest_image: GuestImage,
@@ -213,16 +237,27 @@ def test_ssh_with_the_injected_key(netns: OwnNamespace, host_tap: str, hyperviso
     hypervisor.spawn(guest_spec(guest_image, instance_id, direct_kernel=True, config_drive=drive,
                                 nics=[NicSpec(mac=mac, tap=host_tap)]))
     netns.adopt_tap(host_tap, "192.0.2.1/24")
-    netns.start_dhcp(host_tap, "192.0.2.1", "192.0.2.10")
+    # As neutron's dnsmasq does on VXLAN: MTU 1450, and option 121 with the metadata
+    # route, which (RFC 3442) must carry the default route too.
+    netns.start_dhcp(host_tap, "192.0.2.1", "192.0.2.10", mtu=1450,
+                     routes="169.254.169.254/32=192.0.2.1,198.51.100.0/24=192.0.2.1,0.0.0.0/0=192.0.2.1")
     if key_source == "metadata_service":
-        serve_ec2_metadata(netns, host_tap, tmp_path / "metadata", public_key, hostname="mdguest")
+        serve_ec2_metadata(netns, host_tap, tmp_path / "metadata", public_key, hostname="mdguest",
+                           user_data="#!/bin/sh\necho metadata-user-data-ran\n")
 
     banner = wait_for_console(hypervisor, instance_id, BANNER)
     assert banner["ip"] == "192.0.2.10"
     assert banner["host"] == ("sshguest" if key_source == "config_drive" else "mdguest")
-    output = ssh_until_ready(netns, ssh_key, "192.0.2.10", "hostname; cat /proc/sys/kernel/random/boot_id")
+    output = ssh_until_ready(netns, ssh_key, "192.0.2.10", "hostname; cat /sys/class/net/eth0/mtu; ip -4 route")
     print(f"ssh ({key_source}) answered {time.monotonic() - started:.1f}s after spawn")
-    assert output.splitlines()[0] == banner["host"]
+    hostname, mtu, *routes = output.splitlines()
+    assert hostname == banner["host"] and mtu == "1450"
+    assert "default via 192.0.2.1 dev eth0" in [route.strip() for route in routes]
+    assert any(route.startswith("169.254.169.254 via 192.0.2.1") for route in routes)
+    assert any(route.startswith("198.51.100.0/24 via 192.0.2.1") for route in routes)
+    assert "(keys: 1)" in hypervisor.console_log(instance_id)
+    if key_source == "metadata_service":
+        wait_for_console(hypervisor, instance_id, re.compile("metadata-user-data-ran"), timeout_seconds=30)
 
     # A key the guest was not given is refused.
     other_key = tmp_path / "other_key"
@@ -231,11 +266,13 @@ def test_ssh_with_the_injected_key(netns: OwnNamespace, host_tap: str, hyperviso
     assert refused.returncode == 255 and "Permission denied" in refused.stderr
 
 
-def serve_ec2_metadata(netns: OwnNamespace, interface: str, tree: Path, public_key: str, hostname: str) -> None:
+def serve_ec2_metadata(netns: OwnNamespace, interface: str, tree: Path, public_key: str, hostname: str,
+                       user_data: str) -> None:
     """The EC2 paths the guest reads, served at 169.254.169.254 inside the namespace."""
     files = {"latest/meta-data/instance-id": "i-00000001",
              "latest/meta-data/hostname": f"{hostname}.novalocal",
-             "latest/meta-data/public-keys/0/openssh-key": public_key + "\n"}
+             "latest/meta-data/public-keys/0/openssh-key": public_key,  # no newline: the guest adds it
+             "latest/user-data": user_data}
     for relative, text in files.items():
         (tree / relative).parent.mkdir(parents=True, exist_ok=True)
         (tree / relative).write_text(text)

@@ -59,6 +59,7 @@ _RUN_STATES = {
 _QEMU_START_TIMEOUT_SECONDS = 60.0
 _HARD_STOP_SECONDS = 10.0  # for QMP quit, before SIGKILL
 _SUSPEND_TIMEOUT_SECONDS = 120.0
+_POWER_BUTTON_REPEAT_SECONDS = 10.0  # nova's clean shutdown retry interval
 
 
 class QemuHypervisor(Hypervisor):
@@ -118,8 +119,7 @@ class QemuHypervisor(Hypervisor):
                 return self.observe(instance_id)
             graceful = timeout_seconds > 0 and self._observe_live(instance_id, paths, pid).power_state \
                 is PowerState.RUNNING  # a paused guest cannot react to the power button
-            if graceful and self._power_button(paths) and process.wait_for_exit(pid, paths.pidfile,
-                                                                                 timeout_seconds):
+            if graceful and self._stop_gracefully(pid, paths, timeout_seconds):
                 return self.observe(instance_id)
             self._stop_hard(pid, paths)
             return self.observe(instance_id)
@@ -243,6 +243,19 @@ class QemuHypervisor(Hypervisor):
             process.kill(pid, paths.pidfile)
             if not process.wait_for_exit(pid, paths.pidfile, _HARD_STOP_SECONDS):
                 raise HypervisorError(f"QEMU pid {pid} survived SIGKILL")
+
+    def _stop_gracefully(self, pid: int, paths: InstancePaths, timeout_seconds: float) -> bool:
+        """Press the power button until the guest is gone or time is up. Pressed
+        again every few seconds as Nova does: a guest still booting (no acpid
+        yet) misses the first press."""
+        deadline = time.monotonic() + timeout_seconds
+        while self._power_button(paths):
+            remaining = deadline - time.monotonic()
+            if process.wait_for_exit(pid, paths.pidfile, max(0.0, min(_POWER_BUTTON_REPEAT_SECONDS, remaining))):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+        return process.guest_process(paths.pidfile) is None  # QMP gone: did QEMU just exit?
 
     def _power_button(self, paths: InstancePaths) -> bool:
         try:

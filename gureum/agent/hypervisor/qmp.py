@@ -12,8 +12,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from gureum.agent.hypervisor.base import HypervisorError
 
-class QmpError(RuntimeError):
+
+class QmpError(HypervisorError):
     """QEMU answered a command with an error, or the conversation broke."""
 
 
