@@ -31,6 +31,7 @@ from gureum.http.errors import (
     render_webob,
 )
 from gureum.http.service_app import service_app
+from gureum.image.metadefs_api import ROUTES as METADEF_ROUTES
 from gureum.image.patching import PATCH_MEDIA_TYPES, parse_changes, patch_draft
 from gureum.image.schemas import SCHEMAS
 from gureum.image.transfers import receive_image_data, stream_image_data
@@ -287,7 +288,7 @@ ROUTES = [
     Route("/versions", versions, methods=["GET"]),
     Route("/v2", versions_multiple_choices, methods=["GET"]),
     Route("/v2/", versions_multiple_choices, methods=["GET"]),
-    Route("/v2/schemas/{name}", get_schema, methods=["GET"]),
+    Route("/v2/schemas/{name:path}", get_schema, methods=["GET"]),
     Route("/v2/info/import", info_import, methods=["GET"]),
     Route("/v2/info/stores", info_stores, methods=["GET"]),
     Route("/v2/info/usage", info_usage, methods=["GET"]),
@@ -314,4 +315,4 @@ ROUTES = [
 
 
 def image_app() -> Starlette:
-    return service_app(ROUTES, render_webob)
+    return service_app([*ROUTES, *METADEF_ROUTES], render_webob)

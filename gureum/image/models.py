@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gureum.db.base import NAME, Base, utcnow
@@ -87,3 +97,106 @@ class ImageMember(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     image: Mapped[Image] = relationship(back_populates="members")
+
+
+# -- Metadata definitions (glance "metadefs"): a catalogue of properties clients may set --
+
+
+class MetadefNamespace(Base):
+    __tablename__ = "image_metadef_namespaces"
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(80))
+    description: Mapped[str | None] = mapped_column(Text)
+    visibility: Mapped[str] = mapped_column(String(16), default="private")
+    protected: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner: Mapped[str | None] = mapped_column(NAME)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    objects: Mapped[list[MetadefObject]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="MetadefObject.name"
+    )
+    properties: Mapped[list[MetadefProperty]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="MetadefProperty.name"
+    )
+    tags: Mapped[list[MetadefTag]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="MetadefTag.name"
+    )
+    resource_types: Mapped[list[MetadefNamespaceResourceType]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="MetadefNamespaceResourceType.created_at"
+    )
+
+
+class MetadefObject(Base):
+    __tablename__ = "image_metadef_objects"
+    __table_args__ = (UniqueConstraint("namespace_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    namespace_id: Mapped[str] = mapped_column(
+        ForeignKey("image_metadef_namespaces.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(80))
+    description: Mapped[str | None] = mapped_column(Text)
+    required: Mapped[list[Any]] = mapped_column(default=list)
+    # Property definitions keyed by name, as glance stores them (JSON schema fragments).
+    schema: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MetadefProperty(Base):
+    __tablename__ = "image_metadef_properties"
+    __table_args__ = (UniqueConstraint("namespace_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    namespace_id: Mapped[str] = mapped_column(
+        ForeignKey("image_metadef_namespaces.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    # Everything but the name (title, type, enum, ...): a JSON schema fragment.
+    schema: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MetadefTag(Base):
+    __tablename__ = "image_metadef_tags"
+    __table_args__ = (UniqueConstraint("namespace_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    namespace_id: Mapped[str] = mapped_column(
+        ForeignKey("image_metadef_namespaces.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MetadefResourceType(Base):
+    __tablename__ = "image_metadef_resource_types"
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    protected: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MetadefNamespaceResourceType(Base):
+    """A namespace applies to a resource type (OS::Glance::Image, OS::Nova::Flavor, ...)."""
+
+    __tablename__ = "image_metadef_namespace_resource_types"
+
+    namespace_id: Mapped[str] = mapped_column(
+        ForeignKey("image_metadef_namespaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    resource_type_id: Mapped[str] = mapped_column(
+        ForeignKey("image_metadef_resource_types.id", ondelete="CASCADE"), primary_key=True
+    )
+    prefix: Mapped[str | None] = mapped_column(String(80))
+    properties_target: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resource_type: Mapped[MetadefResourceType] = relationship(lazy="joined")

@@ -195,3 +195,116 @@ def validate_image_fields(fields: dict[str, Any]) -> None:
         f"Provided object does not match schema 'image': {error.message}\n\n"
         f"Failed validating '{error.validator}' in schema['properties']['{where}']"
     )
+
+
+# -- metadefs ------------------------------------------------------------------------------
+
+_STAMPS = {
+    "created_at": {"type": "string", "readOnly": True, "description": "Date and time of creation", "format": "date-time"},
+    "updated_at": {"type": "string", "readOnly": True, "description": "Date and time of the last modification",
+                   "format": "date-time"},
+}
+_PROPERTY_FIELDS: dict[str, Any] = {
+    "name": {"type": "string", "maxLength": 255},
+    "title": {"type": "string"},
+    "description": {"type": "string"},
+    "operators": {"type": "array", "items": {"type": "string"}},
+    "type": {"type": "string", "enum": ["array", "boolean", "integer", "number", "object", "string", None]},
+    "required": {"type": "array", "items": {"type": "string"}},
+    "minimum": {"type": "number"},
+    "maximum": {"type": "number"},
+    "maxLength": {"type": "integer", "minimum": 0},
+    "minLength": {"type": "integer", "minimum": 0},
+    "pattern": {"type": "string", "format": "regex"},
+    "enum": {"type": "array"},
+    "readonly": {"type": "boolean"},
+    "default": {},
+    "items": {"type": "object"},
+    "maxItems": {"type": "integer", "minimum": 0},
+    "minItems": {"type": "integer", "minimum": 0},
+    "uniqueItems": {"type": "boolean", "default": False},
+    "additionalItems": {"type": "boolean"},
+}
+
+
+def _metadef(name: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {"name": name, "properties": properties, "required": required, "additionalProperties": False}
+
+
+def _metadef_collection(name: str, item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "properties": {
+            name: {"type": "array", "items": item},
+            "first": {"type": "string"},
+            "next": {"type": "string"},
+            "schema": {"type": "string"},
+        },
+        "links": [
+            {"rel": "first", "href": "{first}"},
+            {"rel": "next", "href": "{next}"},
+            {"rel": "describedby", "href": "{schema}"},
+        ],
+    }
+
+
+def metadef_resource_type_schema() -> dict[str, Any]:
+    return _metadef("resource_type_association", {
+        "name": {"type": "string", "maxLength": 80, "description": "Resource type names should be aligned with "
+                 "Heat resource types whenever possible"},
+        "prefix": {"type": "string", "maxLength": 80},
+        "properties_target": {"type": "string", "maxLength": 80},
+        **_STAMPS,
+    }, ["name"])
+
+
+def metadef_property_schema() -> dict[str, Any]:
+    return _metadef("property", dict(_PROPERTY_FIELDS), ["name", "title", "type"])
+
+
+def metadef_object_schema() -> dict[str, Any]:
+    return _metadef("object", {
+        "name": {"type": "string", "maxLength": 80},
+        "description": {"type": "string"},
+        "required": {"type": "array", "items": {"type": "string"}},
+        "properties": {"type": "object", "additionalProperties": {"type": "object", "properties": _PROPERTY_FIELDS}},
+        "schema": {"type": "string", "readOnly": True},
+        "self": {"type": "string", "readOnly": True},
+        **_STAMPS,
+    }, ["name"])
+
+
+def metadef_tag_schema() -> dict[str, Any]:
+    return _metadef("tag", {"name": {"type": "string", "maxLength": 255}, **_STAMPS}, ["name"])
+
+
+def metadef_namespace_schema() -> dict[str, Any]:
+    return _metadef("namespace", {
+        "namespace": {"type": "string", "maxLength": 80, "description": "The unique namespace text."},
+        "display_name": {"type": "string", "maxLength": 80},
+        "description": {"type": "string", "maxLength": 500},
+        "visibility": {"type": "string", "enum": ["public", "private"]},
+        "protected": {"type": "boolean"},
+        "owner": {"type": "string", "maxLength": 255},
+        "self": {"type": "string", "readOnly": True},
+        "schema": {"type": "string", "readOnly": True},
+        "resource_type_associations": {"type": "array", "items": metadef_resource_type_schema()},
+        "properties": {"type": "object", "additionalProperties": metadef_property_schema()},
+        "objects": {"type": "array", "items": metadef_object_schema()},
+        "tags": {"type": "array", "items": metadef_tag_schema()},
+        **_STAMPS,
+    }, ["namespace"])
+
+
+SCHEMAS.update({
+    "metadefs/namespace": metadef_namespace_schema,
+    "metadefs/namespaces": lambda: _metadef_collection("namespaces", metadef_namespace_schema()),
+    "metadefs/resource_type": metadef_resource_type_schema,
+    "metadefs/resource_types": lambda: _metadef_collection("resource_type_associations", metadef_resource_type_schema()),
+    "metadefs/object": metadef_object_schema,
+    "metadefs/objects": lambda: _metadef_collection("objects", metadef_object_schema()),
+    "metadefs/property": metadef_property_schema,
+    "metadefs/properties": lambda: _metadef_collection("properties", metadef_property_schema()),
+    "metadefs/tag": metadef_tag_schema,
+    "metadefs/tags": lambda: _metadef_collection("tags", metadef_tag_schema()),
+})

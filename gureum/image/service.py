@@ -35,6 +35,7 @@ from gureum.image import quota
 from gureum.image.formats import ImageFormatError, check_upload
 from gureum.image.holders import holder_alive, process_token
 from gureum.image.listing import build_query, parse_list_request, visible_condition
+from gureum.image.metadefs import MetadefService
 from gureum.image.models import Image, ImageMember, ImageProperty, ImageTag
 from gureum.image.patching import Change, check_writable
 from gureum.image.policies import BASE_RULES, DEFAULT_RULES
@@ -182,6 +183,7 @@ class ImageService:
         self._data_lock = threading.Lock()
         self._import_pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        self.metadefs = MetadefService(cloud)
 
     # -- life cycle ----------------------------------------------------------------
 
@@ -191,6 +193,7 @@ class ImageService:
         policy.register_defaults(DEFAULT_RULES)
         self.store.ensure_dirs()
         self.recover_abandoned_transfers()
+        self.metadefs.start()
 
     def stop(self) -> None:
         if self._import_pool is not None:
