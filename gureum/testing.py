@@ -126,4 +126,41 @@ def start_cloud(state_dir: Path, *extra_args: str, port: int | None = None, time
 
 
 def remove_state(state_dir: Path) -> None:
+    stop_leftover_guests(state_dir)
     shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def guest_processes(state_dir: Path) -> list[int]:
+    """PIDs of QEMU processes whose files live under this state dir."""
+    pids = []
+    marker = str(state_dir.resolve())
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if cmdline.startswith("qemu-system") and marker in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+def stop_leftover_guests(state_dir: Path) -> None:
+    """Guests outlive `gureum up` by design; a test run must not leave them behind."""
+    for pid in guest_processes(state_dir):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def wait_for(predicate: Any, timeout: float, interval: float = 0.5, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)

@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from gureum.testing import RunningCloud, start_cloud
+from gureum.testing import RunningCloud, start_cloud, stop_leftover_guests
+
+
+def short_state_dir(prefix: str) -> Path:
+    """QEMU's unix sockets live under the state dir and their paths must stay under 108 bytes."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
 
 
 @pytest.fixture(scope="session")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
-    """One all-in-one cloud for the session, on SQLite."""
-    running = start_cloud(tmp_path_factory.mktemp("cloud"))
+def cloud() -> Iterator[RunningCloud]:
+    """One all-in-one cloud for the session, on SQLite, with this host's agent."""
+    state = short_state_dir("gc-")
+    running = start_cloud(state)
     yield running
     running.stop()
+    stop_leftover_guests(state)
+    shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +36,8 @@ def pg_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]
     url = os.environ.get("GUREUM_TEST_POSTGRES_URL")
     if not url:
         pytest.skip("GUREUM_TEST_POSTGRES_URL is not set (scripts/test starts PostgreSQL and sets it)")
-    running = start_cloud(tmp_path_factory.mktemp("pgcloud"), "--database-url", url)
+    running = start_cloud(tmp_path_factory.mktemp("pgcloud"), "--database-url", url, "--no-agent",
+                          "--no-guest-image")
     yield running
     running.stop()
 

@@ -10,13 +10,15 @@ it is free.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from gureum.compute import hosts as hostinfo
 from gureum.compute.models import Allocation, Host, Instance
+from gureum.db.base import utcnow
 
 
 class NoValidHost(Exception):
@@ -81,13 +83,19 @@ def _matches(host: Host, demand: Demand) -> str | None:
     return None
 
 
+def _some_names(hosts: list[Host], most: int = 5) -> str:
+    names = sorted(h.hostname for h in hosts)
+    shown = ", ".join(names[:most])
+    return shown if len(names) <= most else f"{shown} and {len(names) - most} more"
+
+
 def _explain(hosts: list[Host], usable: list[Host], demand: Demand, reasons: dict[str, list[Host]]) -> str:
     if not hosts:
         return ("No compute host is registered. Start `gureum agent` on a compute node "
                 "(`gureum up` runs one on this host) and try again.")
     up = [h for h in hosts if hostinfo.is_up(h)]
     if not up:
-        names = ", ".join(sorted(h.hostname for h in hosts))
+        names = _some_names(hosts)
         return (f"No compute host is up: the agent on {names} has not reported for over "
                 f"{hostinfo.HOST_DOWN_SECONDS} s. Check that `gureum agent` runs there.")
     enabled = [h for h in up if not h.disabled]
@@ -122,8 +130,84 @@ def _explain(hosts: list[Host], usable: list[Host], demand: Demand, reasons: dic
             f"disk free at once for {demand.flavor_name}.")
 
 
+# How many of the best hosts the database hands back; the Python filters pick among them.
+CANDIDATES = 20
+
+
+def _room_clauses(vcpus: Any, memory_mb: Any, disk_gb: Any) -> list[Any]:
+    return [
+        Host.used_vcpus + vcpus <= Host.vcpus * Host.cpu_allocation_ratio - Host.reserved_vcpus,
+        Host.used_memory_mb + memory_mb <= Host.memory_mb * Host.ram_allocation_ratio - Host.reserved_memory_mb,
+        Host.used_disk_gb + disk_gb <= Host.disk_gb * Host.disk_allocation_ratio - Host.reserved_disk_gb,
+    ]
+
+
+_V, _M, _D = bindparam("v"), bindparam("m"), bindparam("d")
+_FREE_RAM = Host.memory_mb * Host.ram_allocation_ratio - Host.reserved_memory_mb - Host.used_memory_mb
+
+
+def _candidates_statement(weigher: str, by_zone: bool) -> Any:
+    """Built once per shape: constructing SQL expressions costs more than running them."""
+    query = select(Host).where(
+        Host.disabled.is_(False), Host.forced_down.is_(False), Host.last_seen_at >= bindparam("cutoff"),
+        *_room_clauses(_V, _M, _D),
+    )
+    if by_zone:
+        query = query.where(Host.availability_zone == bindparam("zone"))
+    order = _FREE_RAM.desc() if weigher == "spread" else _FREE_RAM.asc()
+    return query.order_by(order, Host.id).limit(CANDIDATES)
+
+
+_CANDIDATE_STATEMENTS = {(w, z): _candidates_statement(w, z) for w in WEIGHERS for z in (False, True)}
+
+_CLAIM = (
+    update(Host)
+    .where(Host.id == bindparam("host_id"), *_room_clauses(_V, _M, _D))
+    .values(
+        used_vcpus=Host.used_vcpus + _V,
+        used_memory_mb=Host.used_memory_mb + _M,
+        used_disk_gb=Host.used_disk_gb + _D,
+        running_vms=Host.running_vms + bindparam("n"),
+        desired_revision=Host.desired_revision + 1,
+    )
+    .execution_options(synchronize_session=False)
+)
+
+
+def _weigh(hosts: list[Host], demand: Demand, weigher: str) -> list[Host]:
+    sign = -1 if weigher == "spread" else 1
+
+    def weight(h: Host) -> tuple[float, ...]:
+        group_bias = 0.0
+        if demand.group_policy == "soft-affinity":
+            group_bias = 0.0 if h.id in demand.group_host_ids else 1.0
+        elif demand.group_policy == "soft-anti-affinity":
+            group_bias = 1.0 if h.id in demand.group_host_ids else 0.0
+        return (group_bias, sign * hostinfo.free(h).memory_mb, h.id)
+
+    return sorted(hosts, key=weight)
+
+
 def rank(session: Session, demand: Demand, weigher: str = "spread") -> list[Host]:
-    """Hosts that pass every filter, best first; NoValidHost with the reason when none."""
+    """Hosts that pass every filter, best first; NoValidHost with the reason when none.
+
+    The database does the resource filters and the ordering, so a decision reads a
+    handful of rows whatever the cloud's size; only when those all fail the Python
+    filters (zones, groups, image needs) does it look at every host.
+    """
+    cutoff = utcnow() - timedelta(seconds=hostinfo.HOST_DOWN_SECONDS)
+    params = {"cutoff": cutoff, "v": demand.vcpus, "m": demand.memory_mb, "d": demand.disk_gb}
+    if demand.availability_zone:
+        params["zone"] = demand.availability_zone
+    statement = _CANDIDATE_STATEMENTS[(weigher if weigher in WEIGHERS else "spread", bool(demand.availability_zone))]
+    candidates = [h for h in session.execute(statement, params).scalars() if h.id not in demand.excluded_host_ids]
+    usable = [h for h in candidates if _matches(h, demand) is None]
+    if usable:
+        return _weigh(usable, demand, weigher)
+    return _rank_everything(session, demand, weigher)
+
+
+def _rank_everything(session: Session, demand: Demand, weigher: str) -> list[Host]:
     hosts = list(session.execute(select(Host).order_by(Host.id)).scalars())
     reasons: dict[str, list[Host]] = {}
     usable: list[Host] = []
@@ -137,39 +221,13 @@ def rank(session: Session, demand: Demand, weigher: str = "spread") -> list[Host
             usable.append(host)
     if not usable:
         raise NoValidHost(_explain(hosts, usable, demand, reasons))
-    soft = demand.group_policy
-    sign = -1 if weigher == "spread" else 1
-
-    def weight(h: Host) -> tuple[float, ...]:
-        group_bias = 0.0
-        if soft == "soft-affinity":
-            group_bias = 0.0 if h.id in demand.group_host_ids else 1.0
-        elif soft == "soft-anti-affinity":
-            group_bias = 1.0 if h.id in demand.group_host_ids else 0.0
-        return (group_bias, sign * hostinfo.free(h).memory_mb, h.id)
-
-    return sorted(usable, key=weight)
+    return _weigh(usable, demand, weigher)
 
 
 def claim(session: Session, host: Host, instance_uuid: str, demand: Demand) -> bool:
     """Take the demand on the host if it still fits, in one statement. True when claimed."""
     result = session.execute(
-        update(Host)
-        .where(
-            Host.id == host.id,
-            Host.used_vcpus + demand.vcpus <= Host.vcpus * Host.cpu_allocation_ratio - Host.reserved_vcpus,
-            Host.used_memory_mb + demand.memory_mb
-            <= Host.memory_mb * Host.ram_allocation_ratio - Host.reserved_memory_mb,
-            Host.used_disk_gb + demand.disk_gb <= Host.disk_gb * Host.disk_allocation_ratio - Host.reserved_disk_gb,
-        )
-        .values(
-            used_vcpus=Host.used_vcpus + demand.vcpus,
-            used_memory_mb=Host.used_memory_mb + demand.memory_mb,
-            used_disk_gb=Host.used_disk_gb + demand.disk_gb,
-            running_vms=Host.running_vms + 1,
-            desired_revision=Host.desired_revision + 1,
-        )
-        .execution_options(synchronize_session=False)
+        _CLAIM, {"host_id": host.id, "v": demand.vcpus, "m": demand.memory_mb, "d": demand.disk_gb, "n": 1}
     )
     if result.rowcount != 1:
         return False

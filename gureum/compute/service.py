@@ -28,6 +28,7 @@ from gureum.agent.protocol import (
 )
 from gureum.compute import scheduler, states
 from gureum.compute.models import Allocation, ConsoleLog, Host, Instance, InstanceAction, ServerGroup
+from gureum.compute.hosts import is_up
 from gureum.compute.signals import HostSignals
 from gureum.db.base import utcnow
 from gureum.http.context import RequestContext
@@ -273,7 +274,10 @@ class ComputeService:
             instance.vm_state, instance.terminated_at = states.DELETED, utcnow()
             self._record_action(session, ctx, instance_uuid, "delete")
             host_id = instance.host_id
-            if host_id is None:
+            host = session.get(Host, host_id) if host_id is not None else None
+            if host is None or not is_up(host):
+                # Nova's local delete: a host that is down cannot confirm, so free the claim now;
+                # its agent removes the guest when it comes back (the guest is no longer desired).
                 instance.task_state = None
                 scheduler.release(session, instance_uuid)
             else:

@@ -123,6 +123,14 @@ class Hypervisor(ABC):
         """Every guest with an instance dir on this node, in whatever state."""
 
     @abstractmethod
+    def resize(self, instance_id: str, vcpus: int, memory_mib: int, root_disk_gib: int | None) -> ObservedGuest:
+        """Give the guest a new size (a stop and start if it runs); the root disk only grows."""
+
+    @abstractmethod
+    def snapshot(self, instance_id: str, target: Path) -> None:
+        """Write the guest's root disk, flattened, as a standalone qcow2 image at `target`."""
+
+    @abstractmethod
     def console_log(self, instance_id: str, max_bytes: int = 100 * 1024) -> str:
         """The tail of the serial console output (Nova caps it at 100 KiB)."""
 

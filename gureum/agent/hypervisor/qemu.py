@@ -59,6 +59,7 @@ _RUN_STATES = {
 _QEMU_START_TIMEOUT_SECONDS = 60.0
 _HARD_STOP_SECONDS = 10.0  # for QMP quit, before SIGKILL
 _SUSPEND_TIMEOUT_SECONDS = 120.0
+_RESIZE_STOP_SECONDS = 30.0
 _POWER_BUTTON_REPEAT_SECONDS = 10.0  # nova's clean shutdown retry interval
 
 
@@ -164,6 +165,42 @@ class QemuHypervisor(Hypervisor):
             if not paths.memory_state.exists():
                 raise HypervisorError(f"guest {instance_id} is not suspended: no saved memory to resume from")
             return self._resume_locked(instance_id, paths)
+
+    # -- size and images ----------------------------------------------------
+
+    def resize(self, instance_id: str, vcpus: int, memory_mib: int, root_disk_gib: int | None) -> ObservedGuest:
+        paths = self._existing_paths(instance_id)
+        with self._locks[instance_id]:
+            was_running = process.guest_process(paths.pidfile) is not None
+            if was_running:
+                self.stop(instance_id, _RESIZE_STOP_SECONDS)
+            spec = replace(load_spec(paths), vcpus=vcpus, memory_mib=memory_mib,
+                           root_disk_gib=root_disk_gib or None)
+            if root_disk_gib and root_disk_gib * 1024**3 > _virtual_size(paths.disk):
+                _run_qemu_img(["resize", "-q", str(paths.disk), f"{root_disk_gib}G"],
+                              f"could not grow the disk of guest {instance_id}")
+            # Saved memory belongs to the old size: a resized guest boots afresh.
+            paths.memory_state.unlink(missing_ok=True)
+            save_spec(paths, spec)
+            if was_running:
+                self._launch(spec, paths)
+            return self.observe(instance_id)
+
+    def snapshot(self, instance_id: str, target: Path) -> None:
+        paths = self._existing_paths(instance_id)
+        with self._locks[instance_id]:
+            running = process.guest_process(paths.pidfile) is not None and \
+                self.observe(instance_id).power_state is PowerState.RUNNING
+            if running:
+                # Freeze the vCPUs so the copy is one moment of the disk, then let it go on.
+                self._qmp_on_running(instance_id, "stop")
+            try:
+                # -U: QEMU holds the image lock while the guest exists; reading is safe.
+                _run_qemu_img(["convert", "-U", "-q", "-f", "qcow2", "-O", "qcow2", "-c", str(paths.disk), str(target)],
+                              f"could not copy the disk of guest {instance_id}")
+            finally:
+                if running:
+                    self._qmp_on_running(instance_id, "cont")
 
     # -- observation -------------------------------------------------------
 
@@ -310,6 +347,12 @@ def _create_overlay(spec: GuestSpec, paths: InstancePaths) -> None:
     result = subprocess.run(argv, capture_output=True, text=True)
     if result.returncode != 0:
         raise HypervisorError(f"could not create the disk of guest {spec.instance_id}: {result.stderr.strip()}")
+
+
+def _run_qemu_img(args: list[str], failure: str) -> None:
+    result = subprocess.run(["qemu-img", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise HypervisorError(f"{failure}: {result.stderr.strip()}")
 
 
 def _image_info(image: Path) -> dict:
