@@ -340,3 +340,34 @@ def test_member_cannot_manage_flavors(cloud: RunningCloud, tenant: dict) -> None
     # Reading is allowed: members list flavors and their extra specs.
     assert call(cloud, "GET", f"/flavors/{flavor_id}/os-extra_specs", auth=tenant["token"]).status == 200
     assert "t2.nano" in [f["Name"] for f in cloud.openstack_json("flavor", "list", env=tenant["env"])]
+
+
+# -- the flavor a server embeds ------------------------------------------------------------------
+
+
+def _request(version: tuple[int, int]):  # type: ignore[no-untyped-def]
+    from starlette.datastructures import Headers, QueryParams
+    from starlette.requests import Request
+
+    from gureum.compute.api.common import MICROVERSION_SCOPE_KEY
+    from gureum.compute.microversion import Microversion
+    from gureum.http.endpoint import ApiRequest
+
+    scope = {"type": "http", "method": "GET", "scheme": "http", "server": ("controller", 8080),
+             "root_path": "/compute", "path": "/compute/v2.1/servers/x", "query_string": b"", "headers": [],
+             MICROVERSION_SCOPE_KEY: Microversion(*version)}
+    return ApiRequest(request=Request(scope), cloud=None, ctx=None, path={}, query=QueryParams(""),  # type: ignore[arg-type]
+                      headers=Headers(scope=scope))
+
+
+def test_embedded_flavor_for_servers() -> None:
+    from gureum.compute.api.flavors import embedded_flavor
+
+    snapshot = {"id": "f1", "name": "t2.micro", "vcpus": 1, "ram": 1024, "disk": 8, "ephemeral": 0, "swap": 0,
+                "rxtx_factor": 1.0, "extra_specs": {"hw:cpu_policy": "shared"}}
+    assert embedded_flavor(snapshot, _request((2, 1)), show_extra_specs=True) == {
+        "id": "f1", "links": [{"rel": "bookmark", "href": "http://controller:8080/compute/flavors/f1"}]}
+    assert embedded_flavor(snapshot, _request((2, 47)), show_extra_specs=True) == {
+        "vcpus": 1, "ram": 1024, "disk": 8, "ephemeral": 0, "swap": 0, "original_name": "t2.micro",
+        "extra_specs": {"hw:cpu_policy": "shared"}}
+    assert "extra_specs" not in embedded_flavor(snapshot, _request((2, 79)), show_extra_specs=False)
