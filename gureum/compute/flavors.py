@@ -142,7 +142,9 @@ def create_flavor(
     except (TypeError, ValueError):
         factor = -1.0
     if not 0 < factor <= SQL_SP_FLOAT_MAX:
-        raise BadRequest(f"Invalid input received: 'rxtx_factor' argument must be a float between 0 and {SQL_SP_FLOAT_MAX:g}")
+        raise BadRequest(
+            f"Invalid input received: 'rxtx_factor' argument must be a float between 0 and {SQL_SP_FLOAT_MAX:g}"
+        )
     # nova generates an id for a missing, null or empty one (v2 compatibility).
     new_id = str(flavor_id) if flavor_id not in (None, "") else str(uuid.uuid4())
     if session.execute(select(Flavor.id).where(Flavor.name == name)).first():

@@ -52,7 +52,8 @@ MAX_LIMIT = 0x7FFFFFFF
 
 
 def _user_column() -> Any:
-    return getattr(QuotaLimit, "user_id")
+    # The column may not exist yet (see the module note), hence getattr.
+    return getattr(QuotaLimit, "user_id")  # noqa: B009
 
 
 def _rows(session: Session, owner: str, user_id: str = "") -> dict[str, int]:

@@ -52,7 +52,8 @@ def test_seed_catalog_is_listed(cloud: RunningCloud) -> None:
     for name, (vcpus, ram, disk) in SEED.items():
         assert name in listed, f"{name} missing from {sorted(listed)}"
         row = listed[name]
-        assert (row["VCPUs"], row["RAM"], row["Disk"], row["Ephemeral"], row["Is Public"]) == (vcpus, ram, disk, 0, True)
+        got = (row["VCPUs"], row["RAM"], row["Disk"], row["Ephemeral"], row["Is Public"])
+        assert got == (vcpus, ram, disk, 0, True)
 
 
 def test_show_by_name_falls_back_from_a_404(cloud: RunningCloud) -> None:

@@ -120,7 +120,8 @@ def test_hypervisor_list_show_and_stats(cloud: RunningCloud, fake_host) -> None:
     uuid.UUID(row["ID"])  # 2.53+: the host's uuid
     shown = cloud.openstack_json("hypervisor", "show", name)
     assert (shown["vcpus"], shown["memory_mb"], shown["local_gb"]) == (6, 7683, 61)
-    assert (shown["memory_mb_used"], shown["free_ram_mb"], shown["vcpus_used"], shown["running_vms"]) == (512, 7171, 0, 0)
+    used = (shown["memory_mb_used"], shown["free_ram_mb"], shown["vcpus_used"], shown["running_vms"])
+    assert used == (512, 7171, 0, 0)
     assert shown["state"] == "up" and shown["status"] == "enabled" and shown["service_host"] == name
     assert shown["cpu_info"]["arch"] == "x86_64"
 

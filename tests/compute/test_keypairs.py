@@ -47,8 +47,8 @@ def member(cloud: RunningCloud) -> dict:
     cloud.openstack("user", "create", "--password", password, "--project", project, user)
     cloud.openstack("role", "add", "--project", project, "--user", user, "member")
     user_id = cloud.openstack_json("user", "show", user)["id"]
-    return {"env": cloud.env_for(user, password, project), "user": user, "user_id": user_id,
-            "project": project, "project_id": project_id(cloud, project), "token": token(cloud, user, password, project)}
+    return {"env": cloud.env_for(user, password, project), "user": user, "user_id": user_id, "project": project,
+            "project_id": project_id(cloud, project), "token": token(cloud, user, password, project)}
 
 
 # -- keys ssh accepts -----------------------------------------------------------------

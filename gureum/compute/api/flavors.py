@@ -205,7 +205,9 @@ def flavor_view(flavor: Flavor, req: ApiRequest, include_extra_specs: bool | Non
     return body
 
 
-def embedded_flavor(snapshot: Mapping[str, Any], req: ApiRequest, show_extra_specs: bool | None = None) -> dict[str, Any]:
+def embedded_flavor(
+    snapshot: Mapping[str, Any], req: ApiRequest, show_extra_specs: bool | None = None
+) -> dict[str, Any]:
     """A server's flavor: {id, links} before 2.47, the flavor's sizes and name from 2.47.
 
     `snapshot` is the Instance.flavor dict (see gureum.compute.flavors.flavor_snapshot).
