@@ -694,11 +694,13 @@ class ImageService:
                 return None
             return Download(image.data_key, image.size, image.checksum)
 
-    def read_data(self, download: Download, offset: int, length: int) -> Iterator[bytes]:
+    def read_data(self, download: Download, offset: int, length: int) -> Iterator[bytes] | None:
+        """The stored bytes, opened now (before any response is sent); None if they are gone."""
         try:
             return self.store.read_range(download.key, offset, length)
-        except StoreError as exc:
-            raise NotFound(f"Image data is not available: {exc}") from exc
+        except StoreError:
+            log.error("image data %s... is missing from the store", download.key[:16])
+            return None
 
     # -- interoperable import -----------------------------------------------------------
 

@@ -16,7 +16,7 @@ import anyio.to_thread
 
 from gureum.http.context import RequestContext
 from gureum.http.errors import BadRequest, PayloadTooLarge
-from gureum.image.service import Download, ImageService
+from gureum.image.service import ImageService
 from gureum.image.store import BlobWriter, StoreError, TransferTooLarge, receive_stream
 
 
@@ -54,9 +54,8 @@ async def receive_image_data(
         raise
 
 
-async def stream_image_data(service: ImageService, download: Download, offset: int, length: int) -> AsyncIterator[bytes]:
-    """The bytes of [offset, offset+length), read in worker threads as the client takes them."""
-    chunks: Iterator[bytes] = await anyio.to_thread.run_sync(service.read_data, download, offset, length)
+async def stream_image_data(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Blocking chunks handed out one by one, read in worker threads as the client takes them."""
     try:
         while True:
             chunk = await anyio.to_thread.run_sync(next, chunks, None)

@@ -378,3 +378,11 @@ def test_client_that_leaves_mid_upload_leaves_a_queued_image(cloud: RunningCloud
         time.sleep(0.1)
     assert admin.show(image["id"]).json()["status"] == "queued"
     assert store_files(cloud, "tmp") == []
+
+
+def test_lost_data_is_a_204_not_a_broken_stream(cloud: RunningCloud, admin: ImageClient) -> None:
+    data = uuid.uuid4().bytes * 100
+    image = admin.uploaded(data)
+    key = image["os_hash_value"]
+    (cloud.state_dir / "images" / "data" / key[:2] / key).unlink()
+    assert admin.download(image["id"]).status_code == 204
