@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -166,7 +167,7 @@ class AgentSupervisor:
         s = self.settings
         cmd = [sys.executable, "-m", "gureum.cli", "agent", "--controller", s.base_url,
                "--token-file", str(s.state_dir / "agent-token"), "--state-dir", str(s.state_dir / "agent"),
-               "--log-level", s.log_level]
+               "--log-level", s.log_level, "--exit-with-parent"]
         if s.agent_accel:
             cmd += ["--accel", s.agent_accel]
         return cmd
@@ -202,13 +203,42 @@ def cmd_agent(args: argparse.Namespace) -> int:
     if not token:
         print("gureum agent: give the controller's agent token with --token or --token-file", file=sys.stderr)
         return 2
+    if args.exit_with_parent:
+        exit_with_parent()
+    lock = hold_agent_lock(args.state_dir)
     agent = Agent(AgentSettings(controller_url=args.controller, token=token, state_dir=args.state_dir,
                                 hostname=args.hostname or "", accel=args.accel,
                                 availability_zone=args.availability_zone))
     signal.signal(signal.SIGTERM, lambda *_: agent.stop())
     signal.signal(signal.SIGINT, lambda *_: agent.stop())
     agent.run()
+    lock.close()
     return 0
+
+
+def exit_with_parent() -> None:
+    """Linux: get SIGTERM when the parent (`gureum up`) dies, even by kill -9, so no agent is orphaned."""
+    import ctypes  # noqa: PLC0415
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        sys.exit(0)
+
+
+def hold_agent_lock(state_dir: Path) -> Any:
+    """One agent per node state: a second one waits rather than fight over the same guests."""
+    import fcntl  # noqa: PLC0415
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(state_dir / "agent.lock", "a+")  # noqa: SIM115 - held for the agent's life
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log.warning("another agent holds %s; waiting for it to stop", state_dir / "agent.lock")
+        fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -278,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="QEMU accelerator (default: probe whether KVM really runs a guest)")
     agent.add_argument("--availability-zone", default="nova", help="availability zone of this node")
     agent.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    agent.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
     agent.set_defaults(func=cmd_agent)
 
     rotate = sub.add_parser("rotate-keys", help="rotate the token encryption keys now")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 18:32:41.488443
+Create Date: 2026-11-21 19:06:34.187427
 """
 
 from __future__ import annotations
@@ -217,6 +217,28 @@ def upgrade() -> None:
         batch_op.create_index('ix_image_images_owner_status', ['owner', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_image_images_visibility'), ['visibility'], unique=False)
 
+    op.create_table('image_metadef_namespaces',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('namespace', sa.String(length=80), nullable=False),
+    sa.Column('display_name', sa.String(length=80), nullable=True),
+    sa.Column('description', sa.Text(), nullable=True),
+    sa.Column('visibility', sa.String(length=16), nullable=False),
+    sa.Column('protected', sa.Boolean(), nullable=False),
+    sa.Column('owner', sa.String(length=255), nullable=True),
+    sa.Column('created_at', gureum.db.base.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', gureum.db.base.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_image_metadef_namespaces')),
+    sa.UniqueConstraint('namespace', name=op.f('uq_image_metadef_namespaces_namespace'))
+    )
+    op.create_table('image_metadef_resource_types',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('protected', sa.Boolean(), nullable=False),
+    sa.Column('created_at', gureum.db.base.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', gureum.db.base.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_image_metadef_resource_types')),
+    sa.UniqueConstraint('name', name=op.f('uq_image_metadef_resource_types_name'))
+    )
     op.create_table('revisions',
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('value', sa.Integer(), nullable=False),
@@ -412,6 +434,60 @@ def upgrade() -> None:
     with op.batch_alter_table('image_members', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_image_members_member_id'), ['member_id'], unique=False)
 
+    op.create_table('image_metadef_namespace_resource_types',
+    sa.Column('namespace_id', sa.String(length=36), nullable=False),
+    sa.Column('resource_type_id', sa.String(length=36), nullable=False),
+    sa.Column('prefix', sa.String(length=80), nullable=True),
+    sa.Column('properties_target', sa.String(length=80), nullable=True),
+    sa.Column('created_at', gureum.db.base.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', gureum.db.base.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['namespace_id'], ['image_metadef_namespaces.id'], name=op.f('fk_image_metadef_namespace_resource_types_namespace_id_image_metadef_namespaces'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['resource_type_id'], ['image_metadef_resource_types.id'], name=op.f('fk_image_metadef_namespace_resource_types_resource_type_id_image_metadef_resource_types'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('namespace_id', 'resource_type_id', name=op.f('pk_image_metadef_namespace_resource_types'))
+    )
+    op.create_table('image_metadef_objects',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('namespace_id', sa.String(length=36), nullable=False),
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('description', sa.Text(), nullable=True),
+    sa.Column('required', sa.JSON(), nullable=False),
+    sa.Column('schema', sa.JSON(), nullable=False),
+    sa.Column('created_at', gureum.db.base.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', gureum.db.base.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['namespace_id'], ['image_metadef_namespaces.id'], name=op.f('fk_image_metadef_objects_namespace_id_image_metadef_namespaces'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_image_metadef_objects')),
+    sa.UniqueConstraint('namespace_id', 'name', name=op.f('uq_image_metadef_objects_namespace_id'))
+    )
+    with op.batch_alter_table('image_metadef_objects', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_image_metadef_objects_namespace_id'), ['namespace_id'], unique=False)
+
+    op.create_table('image_metadef_properties',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('namespace_id', sa.String(length=36), nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('schema', sa.JSON(), nullable=False),
+    sa.Column('created_at', gureum.db.base.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', gureum.db.base.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['namespace_id'], ['image_metadef_namespaces.id'], name=op.f('fk_image_metadef_properties_namespace_id_image_metadef_namespaces'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_image_metadef_properties')),
+    sa.UniqueConstraint('namespace_id', 'name', name=op.f('uq_image_metadef_properties_namespace_id'))
+    )
+    with op.batch_alter_table('image_metadef_properties', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_image_metadef_properties_namespace_id'), ['namespace_id'], unique=False)
+
+    op.create_table('image_metadef_tags',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('namespace_id', sa.String(length=36), nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('created_at', gureum.db.base.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', gureum.db.base.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['namespace_id'], ['image_metadef_namespaces.id'], name=op.f('fk_image_metadef_tags_namespace_id_image_metadef_namespaces'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_image_metadef_tags')),
+    sa.UniqueConstraint('namespace_id', 'name', name=op.f('uq_image_metadef_tags_namespace_id'))
+    )
+    with op.batch_alter_table('image_metadef_tags', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_image_metadef_tags_namespace_id'), ['namespace_id'], unique=False)
+
     op.create_table('image_properties',
     sa.Column('image_id', sa.String(length=36), nullable=False),
     sa.Column('name', sa.String(length=255), nullable=False),
@@ -492,6 +568,19 @@ def downgrade() -> None:
         batch_op.drop_index('ix_image_properties_name_value')
 
     op.drop_table('image_properties')
+    with op.batch_alter_table('image_metadef_tags', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_image_metadef_tags_namespace_id'))
+
+    op.drop_table('image_metadef_tags')
+    with op.batch_alter_table('image_metadef_properties', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_image_metadef_properties_namespace_id'))
+
+    op.drop_table('image_metadef_properties')
+    with op.batch_alter_table('image_metadef_objects', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_image_metadef_objects_namespace_id'))
+
+    op.drop_table('image_metadef_objects')
+    op.drop_table('image_metadef_namespace_resource_types')
     with op.batch_alter_table('image_members', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_image_members_member_id'))
 
@@ -530,6 +619,8 @@ def downgrade() -> None:
     op.drop_table('compute_flavor_access')
     op.drop_table('compute_allocations')
     op.drop_table('revisions')
+    op.drop_table('image_metadef_resource_types')
+    op.drop_table('image_metadef_namespaces')
     with op.batch_alter_table('image_images', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_image_images_visibility'))
         batch_op.drop_index('ix_image_images_owner_status')
