@@ -173,6 +173,8 @@ class QuotaLimit(Base):
 
     __tablename__ = "compute_quota_limits"
     project_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    # '' for the project's own limit; a user id for nova's per-user quotas.
+    user_id: Mapped[str] = mapped_column(ID, primary_key=True, default="")
     resource: Mapped[str] = mapped_column(String(64), primary_key=True)
     hard_limit: Mapped[int] = mapped_column(Integer)
 

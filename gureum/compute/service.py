@@ -27,6 +27,7 @@ from gureum.agent.protocol import (
     ObservedInstance,
 )
 from gureum.compute import scheduler, states
+from gureum.compute.quotas import check_instances, check_server_group_members
 from gureum.compute.models import Allocation, ConsoleLog, Host, Instance, InstanceAction, ServerGroup
 from gureum.compute.hosts import is_up
 from gureum.compute.signals import HostSignals
@@ -115,13 +116,13 @@ class ComputeService:
     # -- create and place ------------------------------------------------------------
 
     def create_servers(self, ctx: Any, request: ServerRequest) -> tuple[list[Instance], str]:
-        from gureum.compute.quotas import check_quota  # noqa: PLC0415
-
-        count = request.max_count
         reservation_id = "r-" + uuid.uuid4().hex[:8]
         flavor = request.flavor
         with self.cloud.db.session() as session:
-            count = self._fit_count_to_quota(session, ctx.project_id, request, check_quota)
+            count = check_instances(session, ctx.project_id, int(flavor["vcpus"]), int(flavor["ram"]),
+                                    request.min_count, request.max_count, ctx.user_id)
+            if request.group_id:
+                check_server_group_members(session, ctx.project_id, request.group_id, ctx.user_id, count)
             instances = []
             for index in range(count):
                 name = request.name if count == 1 else f"{request.name}-{index + 1}"
@@ -159,21 +160,6 @@ class ComputeService:
         for instance in instances:
             self.schedule(instance.uuid)
         return instances, reservation_id
-
-    @staticmethod
-    def _fit_count_to_quota(session: Session, project_id: str, request: ServerRequest, check_quota: Any) -> int:
-        """Nova: as many as max_count allows, but at least min_count, else the quota error."""
-        flavor = request.flavor
-        count = request.max_count
-        while True:
-            deltas = {"instances": count, "cores": flavor["vcpus"] * count, "ram": flavor["ram"] * count}
-            try:
-                check_quota(session, project_id, deltas)
-                return count
-            except Exception:
-                if count <= request.min_count:
-                    raise
-                count -= 1
 
     def demand_for(self, session: Session, instance: Instance, flavor: dict[str, Any] | None = None) -> scheduler.Demand:
         flavor = flavor or instance.flavor

@@ -92,7 +92,7 @@ def test_member_sees_only_own_servers(cloud: RunningCloud, guest_image: str, mem
     everyone = cloud.openstack("server", "list", "--all-projects", "-f", "value", "-c", "Name").stdout.split()
     assert {mine, admin_server} <= set(everyone)
     refused = cloud.openstack("server", "list", "--all-projects", env=member_env, check=False)
-    assert refused.returncode != 0 and "os_compute_api:servers:index:get_all_tenants" in refused.stderr
+    assert refused.returncode != 0 and "get_all_tenants" in refused.stderr
     cloud.openstack("server", "delete", "--wait", mine, env=member_env)
     cloud.openstack("server", "delete", "--wait", admin_server)
 

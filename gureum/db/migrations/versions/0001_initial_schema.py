@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 19:06:34.187427
+Create Date: 2026-11-21 19:08:24.890731
 """
 
 from __future__ import annotations
@@ -109,9 +109,10 @@ def upgrade() -> None:
 
     op.create_table('compute_quota_limits',
     sa.Column('project_id', sa.String(length=64), nullable=False),
+    sa.Column('user_id', sa.String(length=64), nullable=False),
     sa.Column('resource', sa.String(length=64), nullable=False),
     sa.Column('hard_limit', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('project_id', 'resource', name=op.f('pk_compute_quota_limits'))
+    sa.PrimaryKeyConstraint('project_id', 'user_id', 'resource', name=op.f('pk_compute_quota_limits'))
     )
     op.create_table('compute_server_groups',
     sa.Column('id', sa.String(length=36), nullable=False),
