@@ -35,12 +35,9 @@ def qemu_version() -> int:
 
 
 def host_ip() -> str:
-    """The address other nodes would use; loopback when the node has no route out."""
+    """The address this node's name resolves to; loopback when it resolves to nothing."""
     try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            # No packet is sent: connect() on UDP only picks the source address.
-            s.connect(("192.0.2.1", 9))
-            return s.getsockname()[0]
+        return socket.gethostbyname(socket.gethostname())
     except OSError:
         return "127.0.0.1"
 
