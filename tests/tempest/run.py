@@ -619,6 +619,13 @@ def report(outcome: Outcome, expected: list[str], out_dir: Path) -> list[str]:
             if len(cause.tests) > 3:
                 print(f"         ... and {len(cause.tests) - 3} more")
 
+    skips = collections.Counter(r.reason.splitlines()[0][:150] if r.reason else "(no reason given)"
+                                for r in outcome.tests.values() if r.status == SKIP)
+    if skips:
+        print("\nskips by reason:")
+        for reason, n in skips.most_common():
+            print(f"  {n:3d}  {reason}")
+
     failed, unknown = regressions(outcome, expected)
     problems = [f"expected to pass, did not: {t}" for t in failed]
     problems += [f"in expected.txt but not a test of this run: {t}" for t in unknown]
@@ -631,6 +638,7 @@ def report(outcome: Outcome, expected: list[str], out_dir: Path) -> list[str]:
         "failing": failing,
         "fixture_failures": sorted(outcome.fixture_failures),
         "causes": [{"cause": c.what, "example": c.example, "tests": c.tests} for c in causes],
+        "skips": dict(skips.most_common()),
         "expected": len(expected),
         "regressions": failed,
         "unknown_expected": unknown,
@@ -657,7 +665,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help=f"comma-separated areas to run (default: {','.join(AREAS)})")
     p.add_argument("--regex", help="run only tests matching this regex (within the areas)")
     p.add_argument("--concurrency", type=int, default=2)
-    p.add_argument("--timeout", type=float, default=1800, help="seconds for the tempest run")
+    p.add_argument("--timeout", type=float, default=900, help="seconds for the tempest run")
     p.add_argument("--startup-timeout", type=float, default=180, help="seconds for gureum up to answer")
     p.add_argument("--output-dir", type=Path, default=REPO / ".tempest",
                    help="where the subunit stream, logs and summary.json go (default: .tempest/)")
