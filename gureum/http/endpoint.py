@@ -94,6 +94,9 @@ async def read_json_body(request: Request, limit: int, content_types: tuple[str,
         raise BadRequest("Malformed request body: JSON nested too deeply.") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"Malformed request body: not valid JSON ({exc}).") from exc
+    if chunks.count(b"{") + chunks.count(b"[") > MAX_JSON_DEPTH and _depth_over(body, MAX_JSON_DEPTH):
+        # Services walk bodies recursively (validation, deepcopy): bound the depth here.
+        raise BadRequest(f"Malformed request body: JSON nested deeper than {MAX_JSON_DEPTH} levels.")
     if _SURROGATE_ESCAPE.search(chunks):
         # "\ud800" alone parses to a str no database or encoder can take; pairs are fine.
         try:
@@ -101,6 +104,25 @@ async def read_json_body(request: Request, limit: int, content_types: tuple[str,
         except UnicodeEncodeError as exc:
             raise BadRequest("Malformed request body: a string holds an unpaired UTF-16 surrogate.") from exc
     return body
+
+
+MAX_JSON_DEPTH = 64
+
+
+def _depth_over(body: Any, limit: int) -> bool:
+    stack = [(body, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -46,3 +47,37 @@ def service_app(routes: Sequence[BaseRoute], render: ErrorRenderer) -> Starlette
         routes=list(routes),
         exception_handlers={ApiError: on_api_error, HTTPException: on_http_error, Exception: on_unexpected},
     )
+
+
+def root_error_handlers(renderers: Mapping[str, ErrorRenderer], default: ErrorRenderer) -> dict[Any, Any]:
+    """Exception handlers for the root app that mounts the services.
+
+    The root app answers only when no mount matched: an unknown top-level path, or a
+    service path its mount pattern refuses (a path parameter holding a newline,
+    `/identity/v3/projects/a%0Ab`, since a mount matches `.*`). Such answers are
+    rendered in the format of the service whose prefix the path has, so clients still
+    parse them, instead of Starlette's plain-text "Not Found".
+    """
+
+    def renderer_for(path: str) -> ErrorRenderer:
+        for prefix, render in renderers.items():
+            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                return render
+        return default
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        message = HTTP_DETAIL_MESSAGES.get(exc.status_code, str(exc.detail))
+        error = ApiError(message, status=exc.status_code, headers=dict(exc.headers or {}))
+        return renderer_for(request.url.path)(request, error)
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error in %s %s", request.method, request.url.path)
+        error = ApiError(
+            "An unexpected error prevented the server from fulfilling your request. "
+            "The controller log has the details.",
+            status=500,
+        )
+        return renderer_for(request.url.path)(request, error)
+
+    return {HTTPException: on_http_error, Exception: on_unexpected}
