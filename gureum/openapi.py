@@ -114,7 +114,8 @@ def _schema_30(schema: Any) -> Any:
 
 def _operation_id(method: str, path: str) -> str:
     words = re.sub(r"[{}]", "", path).strip("/").replace("-", "_")
-    return f"{method}_{re.sub(r'[^A-Za-z0-9_]+', '_', words).strip('_') or 'root'}"
+    slash = "_slash" if path.endswith("/") and path != "/" else ""  # /v3 and /v3/ are two routes
+    return f"{method}_{re.sub(r'[^A-Za-z0-9_]+', '_', words).strip('_') or 'root'}{slash}"
 
 
 def _is_binary(route: Route, meta: EndpointMeta | None, method: str) -> bool:
@@ -184,6 +185,7 @@ def openapi_document(app: Any, *, title: str = "gureum", server_url: str | None 
     """The OpenAPI 3.0 document for `app` (the root app, or middleware wrapping it)."""
     paths: dict[str, dict[str, Any]] = {}
     services: list[str] = []
+    operation_ids: set[str] = set()
     for path, service, route in _walk(_routes_of(app), "", None):
         if service and service not in services:
             services.append(service)
@@ -198,7 +200,11 @@ def openapi_document(app: Any, *, title: str = "gureum", server_url: str | None 
                 continue
             if method in item:
                 continue  # an earlier route wins, as in Starlette's routing
-            item[method] = _operation(method, path, service, route)
+            op = item[method] = _operation(method, path, service, route)
+            base, n = op["operationId"], 2
+            while op["operationId"] in operation_ids:
+                op["operationId"], n = f"{base}_{n}", n + 1
+            operation_ids.add(op["operationId"])
     doc: dict[str, Any] = {
         "openapi": OPENAPI_VERSION,
         "info": {

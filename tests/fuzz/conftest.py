@@ -21,9 +21,9 @@ from gureum.testing import RunningCloud, remove_state, start_cloud
 
 @pytest.fixture(scope="session")
 def fuzz_cloud() -> Iterator[RunningCloud]:
-    """A cloud of their own for the fuzzers (short state path: the agent's sockets live there)."""
+    """A cloud of their own for the fuzzers: identity and image need no agent nor guest image."""
     state = Path(tempfile.mkdtemp(prefix="gfz-", dir="/tmp"))
-    running = start_cloud(state)
+    running = start_cloud(state, "--no-agent", "--no-guest-image")
     yield running
     running.stop()
     remove_state(state)

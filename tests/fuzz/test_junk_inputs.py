@@ -184,12 +184,13 @@ def send(client: httpx.Client, method: str, url: str, body: bytes | None = None,
     return client.send(request)
 
 
-@pytest.mark.parametrize(("method", "path", "op"), OPERATIONS, ids=[f"{m} {p}" for m, p, _ in OPERATIONS])
+WITH_PARAMS = [(m, p, op) for m, p, op in OPERATIONS if PATH_PARAM.search(p)]
+
+
+@pytest.mark.parametrize(("method", "path", "op"), WITH_PARAMS, ids=[f"{m} {p}" for m, p, _ in WITH_PARAMS])
 def test_junk_path_values(method: str, path: str, op: dict[str, Any], client: httpx.Client,
                           fuzz_cloud: RunningCloud, fuzz_ids: dict[str, list[str]]) -> None:
     names = PATH_PARAM.findall(path)
-    if not names:
-        pytest.skip("no path parameters")
     if method == "DELETE":
         names = names[-1:]  # junk in the last one only: the others are real and must stay
     for name in names:
