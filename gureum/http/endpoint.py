@@ -97,6 +97,11 @@ async def read_json_body(request: Request, limit: int, content_types: tuple[str,
     if chunks.count(b"{") + chunks.count(b"[") > MAX_JSON_DEPTH and _depth_over(body, MAX_JSON_DEPTH):
         # Services walk bodies recursively (validation, deepcopy): bound the depth here.
         raise BadRequest(f"Malformed request body: JSON nested deeper than {MAX_JSON_DEPTH} levels.")
+    if b"\\u0000" in chunks:
+        where = _nul_at(body)
+        if where is not None:
+            # PostgreSQL refuses NUL in text (a DataError, so a 500); no field needs one.
+            raise BadRequest(f"Invalid input for field '{where}': NUL characters are not allowed.")
     if _SURROGATE_ESCAPE.search(chunks):
         # "\ud800" alone parses to a str no database or encoder can take; pairs are fine.
         try:
@@ -123,6 +128,25 @@ def _depth_over(body: Any, limit: int) -> bool:
             return True
         stack.extend((child, depth + 1) for child in children)
     return False
+
+
+def _nul_at(body: Any) -> str | None:
+    """Where (dotted path) a key or string in the body holds a NUL, if anywhere."""
+    stack: list[tuple[Any, str]] = [(body, "")]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return where or "request body"
+        elif isinstance(value, dict):
+            for key, child in value.items():
+                path = f"{where}.{key}" if where else str(key)
+                if "\x00" in key:
+                    return path.replace("\x00", "\\0")
+                stack.append((child, path))
+        elif isinstance(value, list):
+            stack.extend((child, f"{where}.{i}" if where else str(i)) for i, child in enumerate(value))
+    return None
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")

@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -46,7 +47,34 @@ def service_app(routes: Sequence[BaseRoute], render: ErrorRenderer) -> Starlette
     return Starlette(
         routes=list(routes),
         exception_handlers={ApiError: on_api_error, HTTPException: on_http_error, Exception: on_unexpected},
+        middleware=[Middleware(RefuseNul, render=render)],
     )
+
+
+class RefuseNul:
+    """A NUL character in the path or the query string never names anything, and
+    PostgreSQL refuses it in text outright (a DataError, so a 500). Answer for it here,
+    once for every service: 404 where a resource is looked up, 400 where one is written
+    or the query string holds it. (JSON bodies are checked in read_json_body.)"""
+
+    def __init__(self, app: Any, render: ErrorRenderer) -> None:
+        self.app = app
+        self.render = render
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            error = None
+            if "\x00" in scope.get("path", ""):
+                if scope.get("method") in ("GET", "HEAD", "DELETE"):
+                    error = ApiError(HTTP_DETAIL_MESSAGES[404], status=404)
+                else:
+                    error = ApiError("Invalid input: the URL path holds a NUL character.", status=400)
+            elif b"%00" in scope.get("query_string", b""):
+                error = ApiError("Invalid input: the query string holds a NUL character.", status=400)
+            if error is not None:
+                await self.render(Request(scope, receive), error)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def root_error_handlers(renderers: Mapping[str, ErrorRenderer], default: ErrorRenderer) -> dict[Any, Any]:

@@ -7,6 +7,7 @@ user, project, roles, the default domain) is ever handed to them.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -21,9 +22,15 @@ from gureum.testing import RunningCloud, remove_state, start_cloud
 
 @pytest.fixture(scope="session")
 def fuzz_cloud() -> Iterator[RunningCloud]:
-    """A cloud of their own for the fuzzers: identity and image need no agent nor guest image."""
+    """A cloud of their own for the fuzzers: identity and image need no agent nor guest image.
+
+    On SQLite; GUREUM_FUZZ_DATABASE_URL puts it on an empty database of your choosing
+    (it must be empty: the bootstrap's admin password lives in the state dir). PostgreSQL
+    refuses what SQLite takes, NUL characters in text for one.
+    """
     state = Path(tempfile.mkdtemp(prefix="gfz-", dir="/tmp"))
-    running = start_cloud(state, "--no-agent", "--no-guest-image")
+    database = os.environ.get("GUREUM_FUZZ_DATABASE_URL")
+    running = start_cloud(state, "--no-agent", "--no-guest-image", *(("--database-url", database) if database else ()))
     yield running
     running.stop()
     remove_state(state)
