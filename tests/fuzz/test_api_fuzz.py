@@ -25,6 +25,8 @@ from gureum.testing import RunningCloud
 
 from .fuzzkit import document_from_routes, error_format_problem, seeded, service_of
 
+pytestmark = pytest.mark.slow  # a few minutes on 2 cores; still part of CI
+
 MAX_EXAMPLES = 25
 
 SCHEMA = schemathesis.openapi.from_dict(document_from_routes())

@@ -23,6 +23,8 @@ from gureum.testing import RunningCloud
 
 from .fuzzkit import PATH_PARAM, document_from_routes, error_format_problem, seeded, service_of
 
+pytestmark = pytest.mark.slow  # a few minutes on 2 cores; still part of CI
+
 MAX_EXAMPLES = 15
 MIB = 1024 * 1024
 MAX_URL = 32_000
