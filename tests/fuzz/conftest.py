@@ -30,7 +30,12 @@ def fuzz_cloud() -> Iterator[RunningCloud]:
     """
     state = Path(tempfile.mkdtemp(prefix="gfz-", dir="/tmp"))
     database = os.environ.get("GUREUM_FUZZ_DATABASE_URL")
-    running = start_cloud(state, "--no-agent", "--no-guest-image", *(("--database-url", database) if database else ()))
+    try:
+        running = start_cloud(state, "--no-agent", "--no-guest-image",
+                              *(("--database-url", database) if database else ()))
+    except Exception:
+        remove_state(state)
+        raise
     yield running
     running.stop()
     remove_state(state)
