@@ -15,9 +15,13 @@ from starlette.routing import Mount, Route
 from gureum.cloud import Cloud
 from gureum.http.endpoint import CLOUD_SCOPE_KEY
 from gureum.identity.api import identity_app
-from gureum.image.api import image_app
 from gureum.compute.agent_api import agent_app
 from gureum.compute.api import compute_app
+from gureum.http.errors import render_keystone, render_neutron, render_nova, render_webob
+from gureum.http.service_app import root_error_handlers
+from gureum.image.api import image_app
+from gureum.network.api import network_app
+from gureum.openapi import openapi_json
 from gureum.services import SERVICES
 
 access_log = logging.getLogger("gureum.access")
@@ -75,12 +79,18 @@ async def root(request: Request) -> JSONResponse:
 
 
 def build_app(cloud: Cloud) -> CloudMiddleware:
+    renderers = {SERVICE_PATHS["identity"]: render_keystone, SERVICE_PATHS["image"]: render_webob,
+                 SERVICE_PATHS["compute"]: render_nova, SERVICE_PATHS["network"]: render_neutron}
     app = Starlette(
+        # A path no mount takes is still answered in the format of the service it names.
+        exception_handlers=root_error_handlers(renderers, render_keystone),
         routes=[
             Route("/", root),
+            Route("/openapi.json", openapi_json),
             Mount(SERVICE_PATHS["identity"], app=identity_app()),
             Mount(SERVICE_PATHS["image"], app=image_app()),
             Mount(SERVICE_PATHS["compute"], app=compute_app()),
+            Mount(SERVICE_PATHS["network"], app=network_app()),
             # Agents only; not in the catalog.
             Mount("/agent", app=agent_app()),
         ]

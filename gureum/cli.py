@@ -79,10 +79,17 @@ def run_controller(settings: Settings, write_client_config: bool, started: float
     from gureum.cloud import Cloud  # noqa: PLC0415
     from gureum.identity.bootstrap import read_admin_password  # noqa: PLC0415
 
+    keep_memory_returnable()
     cloud = Cloud(settings)
     cloud.start()
     app = build_app(cloud)
-    password = read_admin_password(cloud)
+    try:
+        password = read_admin_password(cloud)
+    except FileNotFoundError:
+        print(f"gureum: the database at {settings.effective_database_url.split('@')[-1]} was set up from another "
+              f"state dir: its admin password is not in {settings.state_dir}. Use that state dir (or copy its "
+              "admin-password file here), or point --database-url at an empty database.", file=sys.stderr)
+        return 2
     openrc = settings.state_dir / "admin-openrc.sh"
     write_openrc(openrc, settings, password)
     lines = [
@@ -239,6 +246,18 @@ def hold_agent_lock(state_dir: Path) -> Any:
         log.warning("another agent holds %s; waiting for it to stop", state_dir / "agent.lock")
         fcntl.flock(handle, fcntl.LOCK_EX)
     return handle
+
+
+def keep_memory_returnable() -> None:
+    """Each password hash takes 19 MiB (argon2). glibc would keep those blocks in
+    per-thread arenas for good; a fixed 1 MiB mmap threshold gives them back."""
+    import ctypes  # noqa: PLC0415
+
+    m_mmap_threshold = -3
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(m_mmap_threshold, 1 << 20)
+    except OSError:
+        pass  # not glibc: nothing to tune
 
 
 def cmd_up(args: argparse.Namespace) -> int:

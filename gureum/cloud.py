@@ -34,6 +34,9 @@ class Cloud:
         from gureum.compute.service import ComputeService  # noqa: PLC0415
 
         self.compute = ComputeService(self)
+        from gureum.network.service import NetworkService  # noqa: PLC0415
+
+        self.network = NetworkService(self)
 
     def migrate(self) -> None:
         upgrade(self.db.engine)

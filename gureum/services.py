@@ -20,6 +20,7 @@ SERVICES: tuple[ServiceEntry, ...] = (
     ServiceEntry("identity", "keystone", "/identity", "", "Identity (Keystone v3 API)"),
     ServiceEntry("image", "glance", "/image", "", "Image (Glance v2 API)"),
     ServiceEntry("compute", "nova", "/compute", "/v2.1", "Compute (Nova v2.1 API)"),
+    ServiceEntry("network", "neutron", "/network", "", "Networking (Neutron v2.0 API)"),
 )
 
 

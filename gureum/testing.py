@@ -164,3 +164,17 @@ def wait_for(predicate: Any, timeout: float, interval: float = 0.5, what: str = 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
+
+
+def wait_for_compute(cloud: RunningCloud, timeout: float = 600) -> str:
+    """Until the gureum-guest image is active and a compute host is up: a cloud that can boot."""
+
+    def host_up() -> bool:
+        return any(h.get("State") == "up" for h in cloud.openstack_json("hypervisor", "list"))
+
+    def image() -> str | None:
+        rows = cloud.openstack_json("image", "list", "--name", "gureum-guest", "--status", "active")
+        return rows[0]["ID"] if rows else None
+
+    wait_for(host_up, timeout, 2, "a compute host to register and be up")
+    return wait_for(image, timeout, 2, "the gureum-guest image")

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from gureum.db.base import utcnow
 from gureum.http.errors import ApiError, BadRequest, NotFound, Unauthorized
 from gureum.identity import lockout as lk
-from gureum.identity.assignments import effective_roles
 from gureum.identity.models import ApplicationCredential, Domain, Project, User
 from gureum.identity.service import AUTH_REQUIRED
 from gureum.identity.tokens import TokenPayload, new_audit_id
@@ -184,7 +183,7 @@ def _resolve_scope(identity: "IdentityService", session: Session, auth: dict[str
         user = session.get(User, who.user_id)
         if user and user.default_project_id:
             project = session.get(Project, user.default_project_id)
-            if project and project.enabled and effective_roles(session, user.id, "project", project.id):
+            if project and project.enabled and identity.roles_for(session, user.id, "project", project.id):
                 return {"project_id": project.id}
         return {}
     if scope == "unscoped":
@@ -196,18 +195,18 @@ def _resolve_scope(identity: "IdentityService", session: Session, auth: dict[str
         if project is None or not project.enabled:
             raise denied
         domain = session.get(Domain, project.domain_id)
-        if domain is None or not domain.enabled or not effective_roles(session, who.user_id, "project", project.id):
+        if domain is None or not domain.enabled or not identity.roles_for(session, who.user_id, "project", project.id):
             raise denied
         return {"project_id": project.id}
     if "domain" in scope:
         domain = _find_domain(session, scope["domain"])
-        if domain is None or not domain.enabled or not effective_roles(session, who.user_id, "domain", domain.id):
+        if domain is None or not domain.enabled or not identity.roles_for(session, who.user_id, "domain", domain.id):
             raise denied
         return {"domain_id": domain.id}
     if "system" in scope:
         if scope["system"] != {"all": True}:
             raise BadRequest("Invalid input for field 'scope.system': expected {'all': true}.")
-        if not effective_roles(session, who.user_id, "system", "system"):
+        if not identity.roles_for(session, who.user_id, "system", "system"):
             raise denied
         return {"system": "all"}
     if "OS-TRUST:trust" in scope:

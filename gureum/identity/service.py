@@ -33,7 +33,6 @@ from gureum.identity.models import (
     ProjectLimit,
     RegisteredLimit,
     RevocationEvent,
-    Role,
     Service,
     User,
 )
@@ -81,6 +80,7 @@ class IdentityService:
         self._revocations: tuple[int, list[RevocationEvent]] = (-1, [])
         self._catalog: tuple[int, list[dict[str, Any]]] = (-1, [])
         self._limits: tuple[int, dict[tuple[str, str, str], int | None]] = (-1, {})
+        self._roles: tuple[int, dict[tuple[str, str, str], tuple[tuple[str, str], ...]]] = (-1, {})
 
     # -- life cycle -------------------------------------------------------------
 
@@ -182,7 +182,7 @@ class IdentityService:
         if user_domain is None or not user_domain.enabled:
             raise gone("its user's domain is gone or disabled")
         fields: dict[str, Any] = {}
-        roles: list[Role] = []
+        roles: tuple[tuple[str, str], ...] = ()
         if payload.project_id:
             project = session.get(Project, payload.project_id)
             if project is None or not project.enabled:
@@ -190,7 +190,7 @@ class IdentityService:
             project_domain = session.get(Domain, project.domain_id)
             if project_domain is None or not project_domain.enabled:
                 raise gone("its project's domain is gone or disabled")
-            roles = effective_roles(session, user.id, "project", project.id)
+            roles = self.roles_for(session, user.id, "project", project.id)
             fields.update(
                 project_id=project.id,
                 project_name=project.name,
@@ -201,10 +201,10 @@ class IdentityService:
             domain = session.get(Domain, payload.domain_id)
             if domain is None or not domain.enabled:
                 raise gone("its domain is gone or disabled")
-            roles = effective_roles(session, user.id, "domain", domain.id)
+            roles = self.roles_for(session, user.id, "domain", domain.id)
             fields.update(domain_id=domain.id, domain_name=domain.name)
         elif payload.system:
-            roles = effective_roles(session, user.id, "system", "system")
+            roles = self.roles_for(session, user.id, "system", "system")
             fields.update(system_scope=payload.system)
         app_cred_name, restricted = None, True
         if payload.application_credential_id:
@@ -212,7 +212,7 @@ class IdentityService:
             if app_cred is None or (app_cred.expires_at and app_cred.expires_at <= utcnow()):
                 raise gone("its application credential is gone or expired")
             allowed = set(app_cred.role_ids)
-            roles = [r for r in roles if r.id in allowed]
+            roles = tuple(r for r in roles if r[0] in allowed)
             app_cred_name, restricted = app_cred.name, not app_cred.unrestricted
         if (payload.project_id or payload.domain_id or payload.system) and not roles:
             raise gone("the user no longer has a role on its scope")
@@ -221,8 +221,8 @@ class IdentityService:
             user_name=user.name,
             user_domain_id=user_domain.id,
             user_domain_name=user_domain.name,
-            roles=tuple(r.name for r in roles),
-            role_ids=tuple(r.id for r in roles),
+            roles=tuple(name for _id, name in roles),
+            role_ids=tuple(role_id for role_id, _name in roles),
             expires_at=payload.expires_at,
             issued_at=payload.issued_at,
             audit_ids=payload.audit_ids,
@@ -238,6 +238,19 @@ class IdentityService:
             application_credential_name=app_cred_name,
             application_credential_restricted=restricted,
         )
+
+    def roles_for(self, session: Session, user_id: str, target_type: str, target_id: str) -> tuple[tuple[str, str], ...]:
+        """(id, name) of the roles the user holds on the target, cached until identity data changes."""
+        revision = self.revision.current()
+        if self._roles[0] != revision:
+            self._roles = (revision, {})
+        cache = self._roles[1]
+        key = (user_id, target_type, target_id)
+        if key not in cache:
+            if len(cache) > CACHE_SIZE:
+                cache.clear()
+            cache[key] = tuple((r.id, r.name) for r in effective_roles(session, user_id, target_type, target_id))
+        return cache[key]
 
     # -- catalog and limits -----------------------------------------------------
 

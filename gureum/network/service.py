@@ -836,7 +836,7 @@ class NetworkService:
                                  f"{pair['mac_address']} ip_address {ip}.", kind="DuplicateAddressPairInRequest")
             pairs.append(pair)
         if len(pairs) > 10:
-            raise Conflict(f"Exceeded maximum amount of allowed address pairs (10).",
+            raise Conflict("Exceeded maximum amount of allowed address pairs (10).",
                            kind="AllowedAddressPairExhausted")
         return pairs
 

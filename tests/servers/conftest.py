@@ -6,18 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from gureum.testing import RunningCloud, wait_for
+from gureum.testing import RunningCloud, wait_for_compute
 
 
 @pytest.fixture(scope="session")
 def guest_image(cloud: RunningCloud) -> str:
-    """The gureum-guest image `gureum up` builds and registers in the background."""
-
-    def registered() -> str | None:
-        rows = cloud.openstack_json("image", "list", "--name", "gureum-guest", "--status", "active")
-        return rows[0]["ID"] if rows else None
-
-    return wait_for(registered, timeout=600, interval=2, what="the gureum-guest image")
+    """The gureum-guest image `gureum up` registers, once the host's agent is up too."""
+    return wait_for_compute(cloud)
 
 
 @pytest.fixture(scope="session")

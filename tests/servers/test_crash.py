@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from gureum.testing import RunningCloud, guest_processes, remove_state, start_cloud, wait_for
+from gureum.testing import RunningCloud, guest_processes, remove_state, start_cloud, wait_for, wait_for_compute
 from tests.conftest import short_state_dir, unique
-from tests.servers.test_lifecycle import qemu_pids, status_of, wait_status
+from tests.servers.test_lifecycle import qemu_pids, wait_status
 
 
 def agent_pids(cloud: RunningCloud) -> list[int]:
@@ -45,8 +45,7 @@ def crash_cloud(guest_image: str) -> Iterator[RunningCloud]:
 
 
 def wait_for_guest_image(cloud: RunningCloud) -> None:
-    wait_for(lambda: cloud.openstack_json("image", "list", "--name", "gureum-guest", "--status", "active"),
-             600, 2, "the gureum-guest image")
+    wait_for_compute(cloud)
 
 
 def test_agent_killed_while_a_guest_boots_and_while_one_is_deleted(crash_cloud: RunningCloud) -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 19:08:24.890731
+Create Date: 2026-11-21 19:34:48.573986
 """
 
 from __future__ import annotations
@@ -240,6 +240,51 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_image_metadef_resource_types')),
     sa.UniqueConstraint('name', name=op.f('uq_image_metadef_resource_types_name'))
     )
+    op.create_table('network_networks',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('project_id', sa.String(length=64), nullable=False),
+    sa.Column('admin_state_up', sa.Boolean(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('shared', sa.Boolean(), nullable=False),
+    sa.Column('external', sa.Boolean(), nullable=False),
+    sa.Column('mtu', sa.Integer(), nullable=False),
+    sa.Column('port_security_enabled', sa.Boolean(), nullable=False),
+    sa.Column('network_type', sa.String(length=16), nullable=False),
+    sa.Column('physical_network', sa.String(length=255), nullable=False),
+    sa.Column('segmentation_id', sa.Integer(), nullable=True),
+    sa.Column('availability_zone_hints', sa.JSON(), nullable=False),
+    sa.Column('dataplane_note', sa.Text(), nullable=True),
+    sa.Column('description', sa.String(length=255), nullable=False),
+    sa.Column('created_at', gureum.db.base.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', gureum.db.base.UTCDateTime(), nullable=False),
+    sa.Column('revision_number', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_network_networks')),
+    sa.UniqueConstraint('network_type', 'physical_network', 'segmentation_id', name=op.f('uq_network_networks_network_type'))
+    )
+    with op.batch_alter_table('network_networks', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_network_networks_project_id'), ['project_id'], unique=False)
+
+    op.create_table('network_quotas',
+    sa.Column('project_id', sa.String(length=64), nullable=False),
+    sa.Column('resource', sa.String(length=64), nullable=False),
+    sa.Column('hard_limit', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('project_id', 'resource', name=op.f('pk_network_quotas'))
+    )
+    op.create_table('network_security_groups',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('project_id', sa.String(length=64), nullable=False),
+    sa.Column('stateful', sa.Boolean(), nullable=False),
+    sa.Column('description', sa.String(length=255), nullable=False),
+    sa.Column('created_at', gureum.db.base.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', gureum.db.base.UTCDateTime(), nullable=False),
+    sa.Column('revision_number', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_network_security_groups'))
+    )
+    with op.batch_alter_table('network_security_groups', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_network_security_groups_project_id'), ['project_id'], unique=False)
+
     op.create_table('revisions',
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('value', sa.Integer(), nullable=False),
@@ -508,6 +553,90 @@ def upgrade() -> None:
     with op.batch_alter_table('image_tags', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_image_tags_value'), ['value'], unique=False)
 
+    op.create_table('network_default_security_groups',
+    sa.Column('project_id', sa.String(length=64), nullable=False),
+    sa.Column('security_group_id', sa.String(length=36), nullable=False),
+    sa.ForeignKeyConstraint(['security_group_id'], ['network_security_groups.id'], name=op.f('fk_network_default_security_groups_security_group_id_network_security_groups'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('project_id', name=op.f('pk_network_default_security_groups'))
+    )
+    op.create_table('network_ports',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('project_id', sa.String(length=64), nullable=False),
+    sa.Column('network_id', sa.String(length=36), nullable=False),
+    sa.Column('mac_address', sa.String(length=32), nullable=False),
+    sa.Column('admin_state_up', sa.Boolean(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('device_id', sa.String(length=255), nullable=False),
+    sa.Column('device_owner', sa.String(length=255), nullable=False),
+    sa.Column('port_security_enabled', sa.Boolean(), nullable=False),
+    sa.Column('security_groups', sa.JSON(), nullable=False),
+    sa.Column('allowed_address_pairs', sa.JSON(), nullable=False),
+    sa.Column('binding_host_id', sa.String(length=255), nullable=False),
+    sa.Column('binding_vnic_type', sa.String(length=32), nullable=False),
+    sa.Column('binding_profile', sa.JSON(), nullable=False),
+    sa.Column('auto_delete', sa.Boolean(), nullable=False),
+    sa.Column('description', sa.String(length=255), nullable=False),
+    sa.Column('created_at', gureum.db.base.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', gureum.db.base.UTCDateTime(), nullable=False),
+    sa.Column('revision_number', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['network_id'], ['network_networks.id'], name=op.f('fk_network_ports_network_id_network_networks')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_network_ports')),
+    sa.UniqueConstraint('network_id', 'mac_address', name=op.f('uq_network_ports_network_id'))
+    )
+    with op.batch_alter_table('network_ports', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_network_ports_binding_host_id'), ['binding_host_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_network_ports_device_id'), ['device_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_network_ports_network_id'), ['network_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_network_ports_project_id'), ['project_id'], unique=False)
+
+    op.create_table('network_security_group_rules',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('project_id', sa.String(length=64), nullable=False),
+    sa.Column('security_group_id', sa.String(length=36), nullable=False),
+    sa.Column('direction', sa.String(length=8), nullable=False),
+    sa.Column('ethertype', sa.String(length=8), nullable=False),
+    sa.Column('protocol', sa.String(length=16), nullable=True),
+    sa.Column('port_range_min', sa.Integer(), nullable=True),
+    sa.Column('port_range_max', sa.Integer(), nullable=True),
+    sa.Column('remote_ip_prefix', sa.String(length=64), nullable=True),
+    sa.Column('remote_group_id', sa.String(length=36), nullable=True),
+    sa.Column('description', sa.String(length=255), nullable=False),
+    sa.Column('created_at', gureum.db.base.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', gureum.db.base.UTCDateTime(), nullable=False),
+    sa.Column('revision_number', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['security_group_id'], ['network_security_groups.id'], name=op.f('fk_network_security_group_rules_security_group_id_network_security_groups'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_network_security_group_rules'))
+    )
+    with op.batch_alter_table('network_security_group_rules', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_network_security_group_rules_project_id'), ['project_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_network_security_group_rules_security_group_id'), ['security_group_id'], unique=False)
+
+    op.create_table('network_subnets',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('project_id', sa.String(length=64), nullable=False),
+    sa.Column('network_id', sa.String(length=36), nullable=False),
+    sa.Column('ip_version', sa.Integer(), nullable=False),
+    sa.Column('cidr', sa.String(length=64), nullable=False),
+    sa.Column('gateway_ip', sa.String(length=64), nullable=True),
+    sa.Column('enable_dhcp', sa.Boolean(), nullable=False),
+    sa.Column('allocation_pools', sa.JSON(), nullable=False),
+    sa.Column('dns_nameservers', sa.JSON(), nullable=False),
+    sa.Column('host_routes', sa.JSON(), nullable=False),
+    sa.Column('ipv6_ra_mode', sa.String(length=16), nullable=True),
+    sa.Column('ipv6_address_mode', sa.String(length=16), nullable=True),
+    sa.Column('description', sa.String(length=255), nullable=False),
+    sa.Column('created_at', gureum.db.base.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', gureum.db.base.UTCDateTime(), nullable=False),
+    sa.Column('revision_number', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['network_id'], ['network_networks.id'], name=op.f('fk_network_subnets_network_id_network_networks'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_network_subnets'))
+    )
+    with op.batch_alter_table('network_subnets', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_network_subnets_network_id'), ['network_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_network_subnets_project_id'), ['project_id'], unique=False)
+
     op.create_table('identity_application_credentials',
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('name', sa.String(length=255), nullable=False),
@@ -547,11 +676,33 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['user_id'], ['identity_users.id'], name=op.f('fk_identity_group_members_user_id_identity_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('group_id', 'user_id', name=op.f('pk_identity_group_members'))
     )
+    op.create_table('network_ip_allocations',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('port_id', sa.String(length=36), nullable=False),
+    sa.Column('subnet_id', sa.String(length=36), nullable=False),
+    sa.Column('network_id', sa.String(length=36), nullable=False),
+    sa.Column('ip_address', sa.String(length=64), nullable=False),
+    sa.ForeignKeyConstraint(['port_id'], ['network_ports.id'], name=op.f('fk_network_ip_allocations_port_id_network_ports'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['subnet_id'], ['network_subnets.id'], name=op.f('fk_network_ip_allocations_subnet_id_network_subnets')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_network_ip_allocations')),
+    sa.UniqueConstraint('subnet_id', 'ip_address', name=op.f('uq_network_ip_allocations_subnet_id'))
+    )
+    with op.batch_alter_table('network_ip_allocations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_network_ip_allocations_network_id'), ['network_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_network_ip_allocations_port_id'), ['port_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_network_ip_allocations_subnet_id'), ['subnet_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('network_ip_allocations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_network_ip_allocations_subnet_id'))
+        batch_op.drop_index(batch_op.f('ix_network_ip_allocations_port_id'))
+        batch_op.drop_index(batch_op.f('ix_network_ip_allocations_network_id'))
+
+    op.drop_table('network_ip_allocations')
     op.drop_table('identity_group_members')
     with op.batch_alter_table('identity_credentials', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_identity_credentials_user_id'))
@@ -561,6 +712,24 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_identity_application_credentials_user_id'))
 
     op.drop_table('identity_application_credentials')
+    with op.batch_alter_table('network_subnets', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_network_subnets_project_id'))
+        batch_op.drop_index(batch_op.f('ix_network_subnets_network_id'))
+
+    op.drop_table('network_subnets')
+    with op.batch_alter_table('network_security_group_rules', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_network_security_group_rules_security_group_id'))
+        batch_op.drop_index(batch_op.f('ix_network_security_group_rules_project_id'))
+
+    op.drop_table('network_security_group_rules')
+    with op.batch_alter_table('network_ports', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_network_ports_project_id'))
+        batch_op.drop_index(batch_op.f('ix_network_ports_network_id'))
+        batch_op.drop_index(batch_op.f('ix_network_ports_device_id'))
+        batch_op.drop_index(batch_op.f('ix_network_ports_binding_host_id'))
+
+    op.drop_table('network_ports')
+    op.drop_table('network_default_security_groups')
     with op.batch_alter_table('image_tags', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_image_tags_value'))
 
@@ -620,6 +789,15 @@ def downgrade() -> None:
     op.drop_table('compute_flavor_access')
     op.drop_table('compute_allocations')
     op.drop_table('revisions')
+    with op.batch_alter_table('network_security_groups', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_network_security_groups_project_id'))
+
+    op.drop_table('network_security_groups')
+    op.drop_table('network_quotas')
+    with op.batch_alter_table('network_networks', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_network_networks_project_id'))
+
+    op.drop_table('network_networks')
     op.drop_table('image_metadef_resource_types')
     op.drop_table('image_metadef_namespaces')
     with op.batch_alter_table('image_images', schema=None) as batch_op:
