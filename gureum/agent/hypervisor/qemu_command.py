@@ -12,7 +12,6 @@ Choices that matter:
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 from gureum.agent.hypervisor.accel import QEMU_BINARY, Accel, accel_arguments
 from gureum.agent.hypervisor.base import GuestSpec, NicSpec
