@@ -15,5 +15,17 @@ ensure_root() {
     fi
     command -v sudo >/dev/null 2>&1 || die "run this as root (sudo is not installed)"
     log "re-running as root through sudo"
-    exec sudo env CI="${CI:-}" GUREUM_PYTHON="${GUREUM_PYTHON:-}" "$0" "$@"
+    # sudo resets the environment: carry CI and the GUREUM_* settings across.
+    local name
+    local -a keep=()
+    for name in $(compgen -e); do
+        case "$name" in CI|GUREUM_*) keep+=("$name=${!name}") ;; esac
+    done
+    exec sudo env "${keep[@]}" "$0" "$@"
+}
+
+# Files made in the user's clone through sudo belong to that user again.
+give_back_to_sudo_user() {
+    [ -n "${SUDO_UID:-}" ] && [ "${SUDO_UID}" != 0 ] || return 0
+    chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$@" 2>/dev/null || true
 }
