@@ -14,7 +14,7 @@ area, the failing tests, and the failures grouped by the HTTP call that failed.
 
 Exit status: 0 when every test in expected.txt passed (or --report-only), 1 when
 one of them did not (a regression), 2 when the run itself broke (the cloud did not
-start, tempest produced no results, ...).
+start, tempest produced no results or ran out of time, ...).
 """
 
 from __future__ import annotations
@@ -547,14 +547,21 @@ def list_tests(tempest: str, workspace: Path, regex: str) -> list[str]:
 
 
 def run_tempest(tempest: str, workspace: Path, regex: str, concurrency: int, timeout: float,
-                log_path: Path) -> int:
+                log_path: Path) -> bool:
+    """Run tempest, showing one line per test; True when it ran out of time and was stopped."""
     cmd = [tempest, "run", "--regex", regex, "--concurrency", str(concurrency)]
     log(f"running: {shlex.join(cmd)}  (full output: {log_path})")
     progress = re.compile(r"^\{\d+\} .* \.\.\. ")
+    timed_out = threading.Event()
     with open(log_path, "w") as out:
         proc = subprocess.Popen(cmd, cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, text=True, start_new_session=True)
-        timer = threading.Timer(timeout, lambda: stop_group(proc, grace=10))
+
+        def stop_late_run() -> None:
+            timed_out.set()
+            stop_group(proc, grace=10)
+
+        timer = threading.Timer(timeout, stop_late_run)
         timer.start()
         try:
             assert proc.stdout is not None
@@ -567,9 +574,11 @@ def run_tempest(tempest: str, workspace: Path, regex: str, concurrency: int, tim
             if proc.poll() is None:
                 stop_group(proc, grace=10)
             proc.wait()
-    if not timer.is_alive() and proc.returncode not in (0, 1):
+    if timed_out.is_set():
+        log(f"tempest run stopped after {timeout:.0f}s (--timeout): the tests it did not finish count as failed")
+    elif proc.returncode not in (0, 1):
         log(f"tempest run ended with status {proc.returncode}")
-    return proc.returncode
+    return timed_out.is_set()
 
 
 def last_subunit(workspace: Path) -> bytes:
@@ -717,8 +726,8 @@ def list_selected(tempest: str, workspace: Path, regex: str) -> list[str]:
 
 
 def run_against(env: dict[str, str], args: argparse.Namespace, tempest: str, work: Path,
-                regex: str, out_dir: Path) -> tuple[list[str], bytes]:
-    """Configure tempest for the cloud env describes, run it: (listed tests, subunit)."""
+                regex: str, out_dir: Path) -> tuple[list[str], bytes, bool]:
+    """Configure tempest for the cloud env describes, run it: (listed tests, subunit, timed out)."""
     missing = [k for k in ("OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD", "OS_PROJECT_NAME") if not env.get(k)]
     if missing:
         raise RunError(f"the openrc lacks {', '.join(missing)}")
@@ -729,7 +738,8 @@ def run_against(env: dict[str, str], args: argparse.Namespace, tempest: str, wor
         shutil.copy(conf, out_dir / "tempest.conf")
         listed = list_selected(tempest, workspace, regex)
         t0 = time.monotonic()
-        run_tempest(tempest, workspace, regex, args.concurrency, args.timeout, out_dir / "tempest-run.log")
+        timed_out = run_tempest(tempest, workspace, regex, args.concurrency, args.timeout,
+                                out_dir / "tempest-run.log")
         log(f"tempest run took {time.monotonic() - t0:.0f}s")
     finally:
         images.stop()
@@ -738,7 +748,7 @@ def run_against(env: dict[str, str], args: argparse.Namespace, tempest: str, wor
     tempest_log = workspace / "logs" / "tempest.log"
     if tempest_log.exists():
         shutil.copy(tempest_log, out_dir / "tempest.log")
-    return listed, stream
+    return listed, stream, timed_out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -754,7 +764,7 @@ def main(argv: list[str] | None = None) -> int:
         tempest = tempest_bin()
         if args.from_subunit:
             listed = list_selected(tempest, init_workspace(tempest, work), regex)
-            stream = args.from_subunit.read_bytes()
+            stream, timed_out = args.from_subunit.read_bytes(), False
         else:
             if args.openrc:
                 env = read_openrc(args.openrc)
@@ -762,7 +772,7 @@ def main(argv: list[str] | None = None) -> int:
                 cloud = Gureum(args.gureum, work / "state", out_dir / "gureum.log", args.gureum_arg)
                 env = cloud.start(args.startup_timeout)
             log(f"cloud answers at {env['OS_AUTH_URL']} ({time.monotonic() - started:.1f}s)")
-            listed, stream = run_against(env, args, tempest, work, regex, out_dir)
+            listed, stream, timed_out = run_against(env, args, tempest, work, regex, out_dir)
 
         tempest_log = (args.from_subunit.parent if args.from_subunit else out_dir) / "tempest.log"
         fixture_logs = class_fixture_logs(tempest_log.read_text(errors="replace")) if tempest_log.exists() else {}
@@ -775,9 +785,11 @@ def main(argv: list[str] | None = None) -> int:
             write_expected(args.expected, outcome)
             log(f"wrote {outcome.counts()[PASS]} passing tests into {args.expected}")
         log(f"done in {time.monotonic() - started:.0f}s")
-        if problems and not args.report_only:
-            return 1
-        return 0
+        if args.report_only:
+            return 0
+        if timed_out:
+            return 2
+        return 1 if problems else 0
     except RunError as e:
         log(f"error: {e}")
         return 0 if args.report_only else 2
