@@ -59,6 +59,9 @@ def test_seed_commands(cloud: RunningCloud, glance_id: str) -> None:
     # keystone needs the region to match exactly; gureum takes the only registered one.
     assert limit["region_id"] == "RegionOne"
     assert [r["Resource Limit"] for r in cloud.openstack_json("limit", "list", "--project", "demo")] == [5]
+    # The session's cloud is shared: a default of 10 images would starve later image and snapshot tests.
+    cloud.openstack("limit", "delete", limit["id"])
+    cloud.openstack("registered", "limit", "delete", created["id"])
 
 
 def test_non_admin_gets_keystones_403(cloud: RunningCloud, glance_id: str) -> None:

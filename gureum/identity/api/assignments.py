@@ -193,6 +193,7 @@ def list_role_assignments(req: ApiRequest) -> dict[str, Any]:
         raise BadRequest("effective cannot be combined with group.id: group grants are expanded to users.")
     with req.cloud.db.read() as session:
         rows = list(session.execute(select(RoleAssignment)).scalars())
+        domain_role_ids = set(session.execute(select(Role.id).where(Role.domain_id != "")).scalars())
         memberships: dict[str, list[str]] = {}
         for m in session.execute(select(GroupMembership)).scalars():
             memberships.setdefault(m.group_id, []).append(m.user_id)
@@ -213,7 +214,8 @@ def list_role_assignments(req: ApiRequest) -> dict[str, Any]:
                 else:
                     ids = _projects_under(session, [r.target_id])
                 targets = [("project", i) for i in ids]
-            role_ids = expand_implied(session, [r.role_id])
+            # keystone: a domain-specific role is never effective itself, only what it implies.
+            role_ids = {i for i in expand_implied(session, [r.role_id]) if i not in domain_role_ids}
             for actor_type, actor_id, via in actors:
                 for target_type, target_id in targets:
                     for role_id in role_ids:

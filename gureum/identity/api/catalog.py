@@ -112,9 +112,11 @@ def endpoint_view(e: Endpoint, base: str) -> dict[str, Any]:
 
 
 def _endpoint_region(session: Any, ref: dict[str, Any]) -> str | None:
+    """keystone creates a region an endpoint names but that does not exist yet."""
     region_id = ref.get("region_id") or ref.get("region")
     if region_id and session.get(Region, region_id) is None:
-        raise BadRequest(f"Invalid input for field 'region_id': region {region_id} does not exist.")
+        session.add(Region(id=region_id, description=""))
+        session.flush()
     return region_id
 
 

@@ -44,6 +44,8 @@ def string_field(schema_max: int = 255, min_length: int = 1) -> dict[str, Any]:
 
 
 NAME = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"[\S]"}
+# keystone keeps project and domain names to 64 characters.
+NAME_64 = {**NAME, "maxLength": 64}
 DESCRIPTION = {"type": ["string", "null"], "maxLength": 65535}
 ENABLED = {"type": "boolean"}
 ID_REF = {"type": "string", "minLength": 1, "maxLength": 64}

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from gureum.http.endpoint import ApiRequest, endpoint
 from gureum.http.errors import Conflict, Forbidden
 from gureum.identity import views
-from gureum.identity.api.common import DESCRIPTION, ENABLED, NAME, TAGS, get_or_404, query_bool, wrapped
+from gureum.identity.api.common import DESCRIPTION, ENABLED, NAME_64 as NAME, TAGS, get_or_404, query_bool, wrapped
 from gureum.identity.models import Domain, Group, Project, RoleAssignment, User
 
 CREATE = wrapped(

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from gureum.http.endpoint import ApiRequest, endpoint
 from gureum.http.errors import BadRequest, Conflict, Forbidden, NotFound
 from gureum.identity import views
-from gureum.identity.api.common import DESCRIPTION, ENABLED, NAME, NULLABLE_ID, TAGS, get_or_404, query_bool, wrapped
+from gureum.identity.api.common import DESCRIPTION, ENABLED, NAME_64 as NAME, NULLABLE_ID, TAGS, get_or_404, query_bool, wrapped
 from gureum.identity.bootstrap import DEFAULT_DOMAIN_ID
 from gureum.identity.models import Domain, Project, RoleAssignment
 
