@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -236,13 +237,21 @@ def test_members_see_their_projects_limits_only(cloud: RunningCloud, glance_id: 
     assert len(_call(cloud, "GET", f"/limits?resource_name={name}", admin).json()["limits"]) == 2
 
 
-def test_image_quota_follows_limits(cloud: RunningCloud) -> None:
+def test_image_quota_follows_limits(cloud: RunningCloud, request: pytest.FixtureRequest) -> None:
     """What glance reads: the project's limit, else the registered default (via limit_for)."""
     m = _new_member(cloud)
     project = m["project"]
     env = cloud.env_for(m["user"], m["password"], project)
-    cloud.openstack("registered", "limit", "create", "--service", "glance", "--default-limit", "10",
-                    "--region", "RegionOne", "image_count_total", check=False)
+    registered = cloud.openstack("registered", "limit", "create", "--service", "glance", "--default-limit", "10",
+                                 "--region", "RegionOne", "image_count_total", "-f", "json", check=False)
+    # The session's cloud is shared: remove the default of 10 images again, or later tests starve.
+    def cleanup() -> None:
+        for row in cloud.openstack_json("limit", "list", "--project", project):
+            cloud.openstack("limit", "delete", row["ID"], check=False)
+        if registered.returncode == 0:
+            cloud.openstack("registered", "limit", "delete", json.loads(registered.stdout)["id"], check=False)
+
+    request.addfinalizer(cleanup)
     cloud.openstack("limit", "create", "--project", project, "--service", "glance", "--resource-limit", "1",
                     "--region", "RegionOne", "image_count_total")
     cloud.openstack("image", "create", "--disk-format", "raw", "--container-format", "bare", unique("one"), env=env)
