@@ -647,7 +647,8 @@ class ImageService:
         }
         self._commit_data(transfer.image_id, "saving", blob, values)
 
-    def _commit_data(self, image_id: str, from_status: str, blob: WrittenBlob, values: dict[str, Any]) -> None:
+    def _commit_data(self, image_id: str, from_status: str, blob: WrittenBlob, values: dict[str, Any],
+                     drop_properties: tuple[str, ...] = ()) -> None:
         with self._data_lock:
             key = self.store.commit(blob)
             with self.cloud.db.session() as s:
@@ -657,6 +658,11 @@ class ImageService:
                     .values(data_key=key, **values)
                 )
                 committed = done.rowcount == 1
+                if committed and drop_properties:
+                    # Same transaction: no reader may see the image active with its import marker.
+                    image = s.get(Image, image_id)
+                    for name in drop_properties:
+                        _drop_property(image, name)
                 if not committed and s.scalar(select(Image.id).where(Image.data_key == key).limit(1)) is None:
                     self.store.delete_data(key)
             if not committed:
@@ -761,11 +767,7 @@ class ImageService:
             "transfer_holder": None,
             "updated_at": utcnow(),
         }
-        self._commit_data(image_id, "importing", blob, values)
-        with self.cloud.db.session() as s:
-            image = s.get(Image, image_id)
-            if image is not None:
-                _drop_property(image, IMPORT_TASK_PROPERTY)
+        self._commit_data(image_id, "importing", blob, values, drop_properties=(IMPORT_TASK_PROPERTY,))
 
     def fail_import(self, image_id: str, reason: str) -> None:
         """The import did not complete: back to 'queued', the failure recorded on the image."""
