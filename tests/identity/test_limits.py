@@ -3,32 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import httpx
 import pytest
 
 from gureum.testing import RunningCloud
 from tests.conftest import unique
-
-
-def _call(cloud: RunningCloud, method: str, path: str, token: str, **kwargs: Any) -> httpx.Response:
-    headers = {"X-Auth-Token": token, **kwargs.pop("headers", {})}
-    return httpx.request(method, f"{cloud.auth_url}{path}", headers=headers, timeout=30, **kwargs)
-
-
-def _new_member(cloud: RunningCloud, role: str = "member") -> dict[str, str]:
-    """A user with `role` on a fresh project, made over HTTP (setup is not what these tests are about)."""
-    admin = cloud.token()
-    project, user, password = unique("p"), unique("u"), "pw-" + unique("x")
-    project_id = _call(cloud, "POST", "/projects", admin,
-                       json={"project": {"name": project, "domain_id": "default"}}).json()["project"]["id"]
-    user_id = _call(cloud, "POST", "/users", admin, json={"user": {
-        "name": user, "password": password, "domain_id": "default", "default_project_id": project_id}}).json()["user"]["id"]
-    role_id = _call(cloud, "GET", f"/roles?name={role}", admin).json()["roles"][0]["id"]
-    assert _call(cloud, "PUT", f"/projects/{project_id}/users/{user_id}/roles/{role_id}", admin).status_code == 204
-    return {"project": project, "project_id": project_id, "user": user, "user_id": user_id, "password": password,
-            "token": cloud.token(user, password, project)}
+from tests.identity.helpers import call as _call, new_member as _new_member
 
 
 @pytest.fixture(scope="module")
