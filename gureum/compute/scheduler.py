@@ -39,8 +39,6 @@ class Demand:
     extra_specs: dict[str, Any] = field(default_factory=dict)
     # Hosts that already failed this instance (a retry never returns to them).
     excluded_host_ids: frozenset[int] = frozenset()
-    # Resize in place: the host's current claim for this instance is given back first.
-    same_host_id: int | None = None
 
 
 WEIGHERS = ("spread", "pack")
@@ -89,7 +87,7 @@ def _some_names(hosts: list[Host], most: int = 5) -> str:
     return shown if len(names) <= most else f"{shown} and {len(names) - most} more"
 
 
-def _explain(hosts: list[Host], usable: list[Host], demand: Demand, reasons: dict[str, list[Host]]) -> str:
+def _explain(hosts: list[Host], demand: Demand, reasons: dict[str, list[Host]]) -> str:
     if not hosts:
         return ("No compute host is registered. Start `gureum agent` on a compute node "
                 "(`gureum up` runs one on this host) and try again.")
@@ -220,7 +218,7 @@ def _rank_everything(session: Session, demand: Demand, weigher: str) -> list[Hos
         else:
             usable.append(host)
     if not usable:
-        raise NoValidHost(_explain(hosts, usable, demand, reasons))
+        raise NoValidHost(_explain(hosts, demand, reasons))
     return _weigh(usable, demand, weigher)
 
 

@@ -320,7 +320,6 @@ class ComputeService:
 
     def apply_report(self, report: HostReport) -> int:
         """Record a heartbeat and what the node shows; returns the host's desired revision."""
-        wake: set[int] = set()
         with self.cloud.db.session() as session:
             host = self._upsert_host(session, report)
             observed = {o.uuid: o for o in report.instances}
@@ -330,10 +329,9 @@ class ComputeService:
                     (Instance.deleted.is_(False)) | (Instance.task_state == "deleting"),
                 )
             ).scalars()
+            # The agent reporting here reads any desired change on its next poll: no wake-up needed.
             for instance in rows:
-                changed = self._observe(session, instance, observed.get(instance.uuid), host)
-                if changed:
-                    wake.add(host.id)
+                self._observe(session, instance, observed.get(instance.uuid), host)
             revision = host.desired_revision
         return revision
 
@@ -436,7 +434,8 @@ class ComputeService:
             instance.snapshot_requests = remaining
             if not remaining and instance.task_state in ("image_snapshot", "image_pending_upload", "image_uploading"):
                 instance.task_state = None
-            self._bump(session, instance.host_id) if instance.host_id else None
+            if instance.host_id is not None:
+                self._bump(session, instance.host_id)
             return True
         return False
 
