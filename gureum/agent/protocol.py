@@ -83,11 +83,181 @@ class DesiredInstance:
         return _from_dict(cls, data)
 
 
+# -- networking: what the dataplane of one host must build ------------------------------
+#
+# Addresses are strings; an interface address carries its prefix ("10.0.0.1/24").
+# Ids are Neutron's: a network, port or router keeps its id from API to dataplane,
+# and the dataplane derives device names from them (see gureum/agent/dataplane/names.py).
+
+
+@dataclass(frozen=True)
+class DesiredSubnet:
+    id: str
+    cidr: str
+    ip_version: int = 4
+    gateway_ip: str | None = None
+    enable_dhcp: bool = True
+    dns_nameservers: list[str] = field(default_factory=list)
+    # [{"destination": cidr, "nexthop": ip}]
+    host_routes: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DesiredFixedIp:
+    subnet_id: str
+    ip_address: str
+
+
+@dataclass(frozen=True)
+class DesiredNetwork:
+    """A network this host has a port on (a guest's, its DHCP port or a router leg)."""
+
+    id: str
+    # flat | vlan | vxlan
+    network_type: str
+    physical_network: str = ""
+    segmentation_id: int | None = None
+    mtu: int = 1500
+    subnets: list[DesiredSubnet] = field(default_factory=list)
+    # Underlay addresses of the other hosts with a port on this VXLAN network: the
+    # bridge floods broadcast and unknown unicast to each of them (no multicast needed).
+    vxlan_peers: list[str] = field(default_factory=list)
+    # This host's DHCP port on the network (None: no subnet with DHCP). dnsmasq answers
+    # only for the ports of this host, so every host can serve its own guests; the
+    # metadata server listens on 169.254.169.254:80 in the same namespace.
+    dhcp_port_id: str | None = None
+    dhcp_mac: str | None = None
+    dhcp_fixed_ips: list[DesiredFixedIp] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DesiredNetwork":
+        data = dict(data)
+        data["subnets"] = [_from_dict(DesiredSubnet, s) for s in data.get("subnets", [])]
+        data["dhcp_fixed_ips"] = [_from_dict(DesiredFixedIp, f) for f in data.get("dhcp_fixed_ips", [])]
+        return _from_dict(cls, data)
+
+
+@dataclass(frozen=True)
+class DesiredPort:
+    """A guest's port on this host: a tap on the network's bridge, filtered by its groups."""
+
+    id: str
+    mac: str
+    network_id: str
+    # The instance it belongs to (Neutron's device_id).
+    device_id: str
+    fixed_ips: list[DesiredFixedIp] = field(default_factory=list)
+    # The guest's hostname, for its DHCP host entry.
+    hostname: str = ""
+    admin_state_up: bool = True
+    port_security_enabled: bool = True
+    security_group_ids: list[str] = field(default_factory=list)
+    # [{"ip_address": ip or cidr, "mac_address": mac}]: also allowed as the port's source.
+    allowed_address_pairs: list[dict[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DesiredPort":
+        data = dict(data)
+        data["fixed_ips"] = [_from_dict(DesiredFixedIp, f) for f in data.get("fixed_ips", [])]
+        return _from_dict(cls, data)
+
+
+@dataclass(frozen=True)
+class DesiredRule:
+    # ingress | egress
+    direction: str
+    # IPv4 | IPv6
+    ethertype: str = "IPv4"
+    # None (any), or a name (tcp, udp, icmp, icmpv6, ...) or an IP protocol number as a string
+    protocol: str | None = None
+    port_range_min: int | None = None
+    port_range_max: int | None = None
+    remote_ip_prefix: str | None = None
+    remote_group_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DesiredSecurityGroup:
+    id: str
+    stateful: bool = True
+    rules: list[DesiredRule] = field(default_factory=list)
+    # Fixed IPs (and address-pair prefixes) of every port in the group, on any host:
+    # what a rule with this group as remote_group_id matches.
+    member_ips: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DesiredSecurityGroup":
+        data = dict(data)
+        data["rules"] = [_from_dict(DesiredRule, r) for r in data.get("rules", [])]
+        return _from_dict(cls, data)
+
+
+@dataclass(frozen=True)
+class DesiredRouterLeg:
+    """One interface of a router: its port, on a network, with addresses like 10.0.0.1/24."""
+
+    port_id: str
+    mac: str
+    network_id: str
+    addresses: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DesiredFloatingIp:
+    id: str
+    floating_ip: str
+    fixed_ip: str
+    port_id: str
+
+
+@dataclass(frozen=True)
+class DesiredRouter:
+    """A router placed on this host: a namespace with a leg per interface and NAT."""
+
+    id: str
+    admin_state_up: bool = True
+    gateway: DesiredRouterLeg | None = None
+    # The external subnet's gateway: the router's default route.
+    gateway_nexthop: str | None = None
+    enable_snat: bool = True
+    interfaces: list[DesiredRouterLeg] = field(default_factory=list)
+    # [{"destination": cidr, "nexthop": ip}]
+    routes: list[dict[str, str]] = field(default_factory=list)
+    floating_ips: list[DesiredFloatingIp] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DesiredRouter":
+        data = dict(data)
+        gateway = data.get("gateway")
+        data["gateway"] = _from_dict(DesiredRouterLeg, gateway) if gateway else None
+        data["interfaces"] = [_from_dict(DesiredRouterLeg, i) for i in data.get("interfaces", [])]
+        data["floating_ips"] = [_from_dict(DesiredFloatingIp, f) for f in data.get("floating_ips", [])]
+        return _from_dict(cls, data)
+
+
+@dataclass(frozen=True)
+class DesiredNetworking:
+    networks: list[DesiredNetwork] = field(default_factory=list)
+    ports: list[DesiredPort] = field(default_factory=list)
+    security_groups: list[DesiredSecurityGroup] = field(default_factory=list)
+    routers: list[DesiredRouter] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DesiredNetworking":
+        return cls(
+            networks=[DesiredNetwork.from_dict(n) for n in data.get("networks", [])],
+            ports=[DesiredPort.from_dict(p) for p in data.get("ports", [])],
+            security_groups=[DesiredSecurityGroup.from_dict(g) for g in data.get("security_groups", [])],
+            routers=[DesiredRouter.from_dict(r) for r in data.get("routers", [])],
+        )
+
+
 @dataclass(frozen=True)
 class DesiredHostState:
     hostname: str
     revision: int
     instances: list[DesiredInstance]
+    networking: DesiredNetworking = field(default_factory=DesiredNetworking)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,6 +268,7 @@ class DesiredHostState:
             hostname=data["hostname"],
             revision=int(data["revision"]),
             instances=[DesiredInstance.from_dict(i) for i in data.get("instances", [])],
+            networking=DesiredNetworking.from_dict(data.get("networking") or {}),
         )
 
 
@@ -131,6 +302,10 @@ class HostCapacity:
     host_ip: str = ""
     cpu_info: dict[str, Any] = field(default_factory=dict)
     availability_zone: str = "nova"
+    # Physical network name -> bridge (or interface) on this host, like the seed's provider:br-ex.
+    bridge_mappings: dict[str, str] = field(default_factory=dict)
+    # Whether the kernel can make 802.1Q VLAN interfaces (vlan provider networks need it).
+    vlan_supported: bool = False
 
 
 @dataclass(frozen=True)
@@ -141,6 +316,12 @@ class HostReport:
     instances: list[ObservedInstance]
     applied_revision: int = 0
     agent_version: str = ""
+    # Ports whose tap (or router leg) is plugged and filtered: their status becomes ACTIVE.
+    ports_up: list[str] = field(default_factory=list)
+    # Floating IPs whose NAT rules are in place: their status becomes ACTIVE.
+    floating_ips_up: list[str] = field(default_factory=list)
+    # What the dataplane could not build, by network/port/router id, in plain words.
+    network_errors: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -153,4 +334,7 @@ class HostReport:
             instances=[_from_dict(ObservedInstance, i) for i in data.get("instances", [])],
             applied_revision=int(data.get("applied_revision", 0)),
             agent_version=str(data.get("agent_version", "")),
+            ports_up=[str(p) for p in data.get("ports_up", [])],
+            floating_ips_up=[str(f) for f in data.get("floating_ips_up", [])],
+            network_errors={str(k): str(v) for k, v in (data.get("network_errors") or {}).items()},
         )

@@ -81,6 +81,9 @@ class Host(Base):
     desired_revision: Mapped[int] = mapped_column(Integer, default=0)
     agent_version: Mapped[str] = mapped_column(String(64), default="")
     cpu_info: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Physical network -> bridge on this host, as its agent reports it (provider:br-ex).
+    bridge_mappings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    vlan_supported: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -135,6 +135,42 @@ class SecurityGroupRule(StandardAttrs, Base):
     remote_group_id: Mapped[str | None] = mapped_column(String(36))
 
 
+class Router(StandardAttrs, Base):
+    """A router; its legs are ports (device_owner network:router_interface / router_gateway)."""
+
+    __tablename__ = "network_routers"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    name: Mapped[str] = mapped_column(NAME, default="")
+    project_id: Mapped[str] = mapped_column(ID, index=True)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    # The external network of external_gateway_info, and the port that holds its addresses.
+    gateway_network_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    gateway_port_id: Mapped[str | None] = mapped_column(String(36))
+    enable_snat: Mapped[bool] = mapped_column(Boolean, default=True)
+    # [{"destination": cidr, "nexthop": ip}]
+    routes: Mapped[list[Any]] = mapped_column(default=list)
+    availability_zone_hints: Mapped[list[Any]] = mapped_column(default=list)
+    # The host whose agent builds this router's namespace ('' until one is chosen).
+    host: Mapped[str] = mapped_column(NAME, default="", index=True)
+
+
+class FloatingIP(StandardAttrs, Base):
+    """A floating IP; its address is held by a port (device_owner network:floatingip) on the external network."""
+
+    __tablename__ = "network_floating_ips"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    project_id: Mapped[str] = mapped_column(ID, index=True)
+    floating_network_id: Mapped[str] = mapped_column(ForeignKey("network_networks.id"), index=True)
+    floating_ip_address: Mapped[str] = mapped_column(String(64))
+    floating_port_id: Mapped[str] = mapped_column(String(36))
+    # The associated (internal) port, its fixed IP, and the router that does the NAT.
+    port_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    fixed_ip_address: Mapped[str | None] = mapped_column(String(64))
+    router_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="DOWN")
+
+
 class NetworkQuota(Base):
     """Per-project overrides of the network default quotas."""
 
