@@ -48,6 +48,7 @@ class Cloud:
         self.identity.start()
         self.image.start()
         self.compute.start()
+        self.network.start()
 
     def close(self) -> None:
         self.db.dispose()

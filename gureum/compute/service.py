@@ -26,13 +26,15 @@ from gureum.agent.protocol import (
     HostReport,
     ObservedInstance,
 )
-from gureum.compute import scheduler, states
+from gureum.compute import addresses, scheduler, states
 from gureum.compute.quotas import check_instances, check_server_group_members
 from gureum.compute.models import Allocation, ConsoleLog, Host, Instance, InstanceAction, ServerGroup
 from gureum.compute.hosts import is_up
 from gureum.compute.signals import HostSignals
 from gureum.db.base import utcnow
 from gureum.http.context import RequestContext
+from gureum.http.errors import BadRequest
+from gureum.network import desired as desired_net
 
 if TYPE_CHECKING:
     from gureum.cloud import Cloud
@@ -155,7 +157,12 @@ class ComputeService:
                 session.add(instance)
                 instances.append(instance)
             session.flush()
+            networks = addresses.resolve_networks(session, ctx, request.networks)
+            if count > 1 and any(entry.get("port") or entry.get("fixed_ip") for entry in networks):
+                raise BadRequest("Unable to launch multiple instances with a single configured port ID or "
+                                 "fixed IP. Please launch your instances one by one with different ports.")
             for instance in instances:
+                addresses.allocate_ports(session, self.cloud, ctx, instance, networks)
                 self._record_action(session, ctx, instance.uuid, "create")
         for instance in instances:
             self.schedule(instance.uuid)
@@ -205,6 +212,9 @@ class ComputeService:
                         instance.host_id = host.id
                         instance.task_state = "spawning"
                         placed_on = host.id
+                        addresses.bind_ports(session, instance, host.hostname)
+                        # DHCP for the guest's networks is ready on its host before the guest asks.
+                        desired_net.sync_dhcp_ports(session, host.hostname, self.cloud.network._new_mac)
                         break
                 else:
                     raise scheduler.NoValidHost(
@@ -259,6 +269,9 @@ class ComputeService:
             instance.deleted, instance.deleted_at = True, utcnow()
             instance.vm_state, instance.terminated_at = states.DELETED, utcnow()
             self._record_action(session, ctx, instance_uuid, "delete")
+            # Addresses go back at once (Neutron unbinds when Nova deletes); the guest's
+            # tap goes with it on the host's next pass.
+            self.cloud.network.release_ports_for_server(session, instance_uuid)
             host_id = instance.host_id
             host = session.get(Host, host_id) if host_id is not None else None
             if host is None or not is_up(host):
@@ -283,16 +296,20 @@ class ComputeService:
             host = self.host_by_name(session, hostname)
             if host is None:
                 return DesiredHostState(hostname=hostname, revision=0, instances=[])
+            # Read first: a change committed while this runs shows up as a newer revision next time.
+            network_revision = self.cloud.network.revision.current()
             rows = session.execute(
                 select(Instance).where(Instance.host_id == host.id, Instance.deleted.is_(False))
             ).scalars()
             return DesiredHostState(
                 hostname=hostname,
-                revision=host.desired_revision,
-                instances=[self._desired(i) for i in rows if i.vm_state != states.ERROR or i.launched_at],
+                # Both counters only grow, so their sum does: a change to either wakes the agent.
+                revision=host.desired_revision + network_revision,
+                instances=[self._desired(session, i) for i in rows if i.vm_state != states.ERROR or i.launched_at],
+                networking=desired_net.host_networking(session, hostname),
             )
 
-    def _desired(self, instance: Instance) -> DesiredInstance:
+    def _desired(self, session: Session, instance: Instance) -> DesiredInstance:
         flavor = instance.flavor
         return DesiredInstance(
             uuid=instance.uuid,
@@ -316,6 +333,7 @@ class ComputeService:
             availability_zone=instance.availability_zone or "nova",
             flavor_name=str(flavor.get("name", "")),
             launch_index=instance.launch_index,
+            nics=addresses.nics(session, instance),
         )
 
     def apply_report(self, report: HostReport) -> int:
@@ -332,8 +350,17 @@ class ComputeService:
             # The agent reporting here reads any desired change on its next poll: no wake-up needed.
             for instance in rows:
                 self._observe(session, instance, observed.get(instance.uuid), host)
-            revision = host.desired_revision
+            self._observe_network(session, host, report)
+            revision = host.desired_revision + self.cloud.network.revision.current()
         return revision
+
+    def _observe_network(self, session: Session, host: Host, report: HostReport) -> None:
+        """Keep routers on live hosts and DHCP ports where guests are; take port status from the node."""
+        desired_net.place_routers(session)
+        desired_net.sync_dhcp_ports(session, host.hostname, self.cloud.network._new_mac)
+        desired_net.record_dataplane_status(session, host.hostname, report.ports_up, report.floating_ips_up)
+        for item, problem in report.network_errors.items():
+            log.warning("dataplane on %s: %s: %s", host.hostname, item, problem)
 
     def _upsert_host(self, session: Session, report: HostReport) -> Host:
         cap = report.capacity
@@ -346,6 +373,9 @@ class ComputeService:
         host.hypervisor_type, host.hypervisor_version = cap.hypervisor_type, cap.hypervisor_version
         host.accelerator, host.architecture, host.host_ip = cap.accelerator, cap.architecture, cap.host_ip
         host.cpu_info, host.availability_zone = cap.cpu_info, cap.availability_zone or "nova"
+        if host.bridge_mappings != cap.bridge_mappings:
+            host.bridge_mappings = dict(cap.bridge_mappings)
+        host.vlan_supported = cap.vlan_supported
         host.agent_version = report.agent_version
         host.last_seen_at = utcnow()
         session.flush()

@@ -34,3 +34,9 @@ class HostSignals:
             fired = [self._events.pop(h) for h in host_ids if h in self._events]
         for event in fired:
             loop.call_soon_threadsafe(event.set)
+
+    def notify_all(self) -> None:
+        """Wake every waiting agent (a change that may concern any host)."""
+        with self._lock:
+            hosts = list(self._events)
+        self.notify(hosts)

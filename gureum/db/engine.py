@@ -70,6 +70,11 @@ class Database:
         self._sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessionmaker = sessionmaker(read_engine, expire_on_commit=False)
 
+    @property
+    def write_factory(self) -> sessionmaker[Session]:
+        """The factory of write sessions, for services that listen to what is written."""
+        return self._sessionmaker
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         session = self._sessionmaker()

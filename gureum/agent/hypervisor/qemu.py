@@ -64,12 +64,18 @@ _POWER_BUTTON_REPEAT_SECONDS = 10.0  # nova's clean shutdown retry interval
 
 
 class QemuHypervisor(Hypervisor):
-    def __init__(self, instances_dir: Path, accel: Accel | None = None, qemu_binary: str = QEMU_BINARY) -> None:
-        """`accel` None: probe once (result cached in instances_dir/.accel.json)."""
+    def __init__(self, instances_dir: Path, accel: Accel | None = None, qemu_binary: str = QEMU_BINARY,
+                 command_prefix: list[str] | None = None) -> None:
+        """`accel` None: probe once (result cached in instances_dir/.accel.json).
+
+        `command_prefix` runs QEMU through it, e.g. `ip netns exec HOST`: a guest's taps
+        live in the dataplane's host namespace and QEMU opens them by name there.
+        """
         self.instances_dir = instances_dir.resolve()
         ensure_private_dir(self.instances_dir)
         self.accel = accel or detect_accel(cache_file=self.instances_dir / ".accel.json")
         self.qemu_binary = qemu_binary
+        self.command_prefix = list(command_prefix or [])
         # One action at a time per guest; QMP serves one client anyway.
         self._locks: defaultdict[str, threading.RLock] = defaultdict(threading.RLock)
 
@@ -242,7 +248,7 @@ class QemuHypervisor(Hypervisor):
     # -- internals ---------------------------------------------------------
 
     def _launch(self, spec: GuestSpec, paths: InstancePaths, incoming_fd: int | None = None) -> int:
-        argv = qemu_argv(spec, paths, self.accel, incoming_fd, self.qemu_binary)
+        argv = self.command_prefix + qemu_argv(spec, paths, self.accel, incoming_fd, self.qemu_binary)
         paths.pidfile.unlink(missing_ok=True)
         # QEMU daemonizes: this returns once the guest is set up and detached
         # from us (own session), so it lives on when the agent exits.

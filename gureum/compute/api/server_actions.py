@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
+from gureum.compute.addresses import addresses_of
 from gureum.compute import scheduler, states
 from gureum.compute.api import server_views as views
 from gureum.compute.api.common import microversion
@@ -106,7 +107,8 @@ def rebuild(req: ApiRequest, instance: Instance, body: Any) -> Any:
     with req.cloud.db.read() as session:
         host = session.get(Host, updated.host_id) if updated.host_id else None
         fresh = session.get(Instance, instance.uuid)
-        server = views.detail(req, fresh or updated, host)
+        shown = fresh or updated
+        server = views.detail(req, shown, host, addresses=addresses_of(session, [shown]).get(shown.uuid))
     server["adminPass"] = body.get("adminPass", "")
     return 202, {"server": server}
 

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from starlette.routing import BaseRoute, Route
 
+from gureum.compute.addresses import addresses_of
 from gureum.compute.api.server_views import iso
 from gureum.compute.api.servers import load_instance, target
 from gureum.compute.models import Instance, InstanceAction
@@ -180,7 +181,7 @@ def list_ips(req: ApiRequest) -> dict[str, Any]:
     with req.cloud.db.read() as session:
         instance = load_instance(req, session, req.path["server_id"])
         req.cloud.policy.enforce(req.context, "os_compute_api:ips:index", target(instance))
-        return {"addresses": dict(instance.addresses or {})}
+        return {"addresses": addresses_of(session, [instance]).get(instance.uuid, {})}
 
 
 def _action_view(action: InstanceAction) -> dict[str, Any]:

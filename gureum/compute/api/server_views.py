@@ -43,7 +43,7 @@ def summary(req: ApiRequest, instance: Instance) -> dict[str, Any]:
 
 
 def detail(req: ApiRequest, instance: Instance, host: Host | None, group_ids: list[str] | None = None,
-           show_extra_specs: bool = False) -> dict[str, Any]:
+           show_extra_specs: bool = False, addresses: dict[str, Any] | None = None) -> dict[str, Any]:
     mv = microversion(req)
     ctx = req.context
     is_admin = ctx.is_admin
@@ -68,7 +68,7 @@ def detail(req: ApiRequest, instance: Instance, host: Host | None, group_ids: li
         "flavor": flavor,
         "created": iso(instance.created_at),
         "updated": iso(instance.updated_at),
-        "addresses": dict(instance.addresses or {}),
+        "addresses": addresses or {},
         "accessIPv4": instance.access_ip_v4 or "",
         "accessIPv6": instance.access_ip_v6 or "",
         "links": links(req, "servers", instance.uuid),

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from starlette.routing import BaseRoute, Route
 
+from gureum.compute.addresses import addresses_of
 from gureum.compute import states
 from gureum.compute.api import server_views as views
 from gureum.compute.api.common import microversion
@@ -353,7 +354,9 @@ def _list(req: ApiRequest, detailed: bool) -> dict[str, Any]:
             rows = [r for r in rows if r.host_id and hosts.get(r.host_id) and hosts[r.host_id].hostname == q["host"]]
         rows, next_marker = _paginate(req, rows)
         if detailed:
-            items = [views.detail(req, r, hosts.get(r.host_id) if r.host_id else None) for r in rows]
+            addresses = addresses_of(session, rows)
+            items = [views.detail(req, r, hosts.get(r.host_id) if r.host_id else None,
+                                  addresses=addresses.get(r.uuid)) for r in rows]
         else:
             items = [views.summary(req, r) for r in rows]
     body: dict[str, Any] = {"servers": items}
@@ -429,7 +432,8 @@ def show_server(req: ApiRequest) -> dict[str, Any]:
     with req.cloud.db.read() as session:
         instance = load_instance(req, session, req.path["server_id"])
         req.cloud.policy.enforce(req.context, "os_compute_api:servers:show", target(instance))
-        return {"server": views.detail(req, instance, _host(session, instance), _group_ids(session, instance))}
+        return {"server": views.detail(req, instance, _host(session, instance), _group_ids(session, instance),
+                                       addresses=addresses_of(session, [instance]).get(instance.uuid))}
 
 
 @endpoint(schema=UPDATE_SCHEMA, summary="Update a server")
@@ -449,7 +453,8 @@ def update_server(req: ApiRequest) -> dict[str, Any]:
         if "accessIPv6" in changes:
             instance.access_ip_v6 = changes["accessIPv6"]
         session.flush()
-        return {"server": views.detail(req, instance, _host(session, instance), _group_ids(session, instance))}
+        return {"server": views.detail(req, instance, _host(session, instance), _group_ids(session, instance),
+                                       addresses=addresses_of(session, [instance]).get(instance.uuid))}
 
 
 @endpoint(status=204, summary="Delete a server")
