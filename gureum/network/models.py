@@ -171,6 +171,19 @@ class FloatingIP(StandardAttrs, Base):
     status: Mapped[str] = mapped_column(String(16), default="DOWN")
 
 
+class NetworkAgent(Base):
+    """What an operator set on a network agent; the agents themselves are derived from compute hosts."""
+
+    __tablename__ = "network_agents"
+    # uuid5 of the host's uuid and the agent type (see gureum/network/agents.py).
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    # Set by DELETE: the agent is hidden until its host reports again after this moment, as a
+    # deleted neutron agent comes back with its next heartbeat.
+    deleted_at: Mapped[datetime | None] = mapped_column()
+
+
 class NetworkQuota(Base):
     """Per-project overrides of the network default quotas."""
 

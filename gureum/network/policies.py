@@ -30,6 +30,9 @@ _resource("subnet")
 _resource("port")
 _resource("security_group")
 _resource("security_group_rule")
+_resource("router")
+_resource("floatingip")
+_resource("agent", create=ADMIN, read=ADMIN, update=ADMIN, delete=ADMIN)
 
 for _action in ("create", "update"):
     for _attr in ("shared", "router:external", "provider:network_type", "provider:physical_network",
@@ -43,6 +46,21 @@ for _action in ("create", "update"):
     NETWORK_POLICIES[f"{_action}_port:device_owner"] = NET_OWNER_MEMBER
     NETWORK_POLICIES[f"{_action}_port:port_security_enabled"] = NET_OWNER_MEMBER
     NETWORK_POLICIES[f"{_action}_port:binding:vnic_type"] = MEMBER
+
+# Any project member may attach its router to an external network; only an admin picks
+# the gateway's addresses or turns SNAT off (neutron's ext-gw-mode defaults).
+for _action in ("create", "update"):
+    NETWORK_POLICIES[f"{_action}_router:external_gateway_info"] = MEMBER
+    NETWORK_POLICIES[f"{_action}_router:external_gateway_info:network_id"] = MEMBER
+    NETWORK_POLICIES[f"{_action}_router:external_gateway_info:enable_snat"] = ADMIN
+    NETWORK_POLICIES[f"{_action}_router:external_gateway_info:external_fixed_ips"] = ADMIN
+NETWORK_POLICIES["add_router_interface"] = MEMBER
+NETWORK_POLICIES["remove_router_interface"] = MEMBER
+NETWORK_POLICIES["add_extraroutes"] = MEMBER
+NETWORK_POLICIES["remove_extraroutes"] = MEMBER
+NETWORK_POLICIES["create_floatingip:floating_ip_address"] = ADMIN
+NETWORK_POLICIES["get_l3-routers"] = ADMIN
+NETWORK_POLICIES["get_l3-agents"] = ADMIN
 
 for _attr in ("provider:network_type", "provider:physical_network", "provider:segmentation_id", "segments"):
     NETWORK_POLICIES[f"get_network:{_attr}"] = ADMIN

@@ -25,9 +25,14 @@ from gureum.network.common import (
     as_bool, as_dict, as_int, as_ip, as_list, as_mac, as_str, check_keys, invalid, invalid_operation, read_only,
     timestamp,
 )
+from gureum.db.revision import RevisionWatch
+from gureum.network.revision import watch_network_changes
+from gureum.network.floating_ips import FLOATING_IP_OWNER, disassociate_port
 from gureum.network.models import (
-    DefaultSecurityGroup, IPAllocation, Network, NetworkQuota, Port, SecurityGroup, SecurityGroupRule, Subnet,
+    DefaultSecurityGroup, FloatingIP, IPAllocation, Network, NetworkQuota, Port, Router, SecurityGroup,
+    SecurityGroupRule, Subnet,
 )
+from gureum.network.routers import ROUTER_GATEWAY, ROUTER_INTERFACE
 from gureum.network.policies import NETWORK_POLICIES
 
 if TYPE_CHECKING:
@@ -44,7 +49,9 @@ DEFAULT_QUOTAS: dict[str, int] = {
     "security_group": 10, "security_group_rule": 100,
 }
 QUOTA_MODELS = {"network": Network, "subnet": Subnet, "port": Port, "security_group": SecurityGroup,
-                "security_group_rule": SecurityGroupRule}
+                "security_group_rule": SecurityGroupRule, "router": Router, "floatingip": FloatingIP}
+# Ports the routers and floating IPs own: they go away with their router leg or floating IP.
+SERVICE_PORT_OWNERS = (ROUTER_INTERFACE, ROUTER_GATEWAY, FLOATING_IP_OWNER)
 PROTOCOLS = {"ah": 51, "dccp": 33, "egp": 8, "esp": 50, "gre": 47, "icmp": 1, "icmpv6": 58, "igmp": 2,
              "ipip": 4, "ipv6-encap": 41, "ipv6-frag": 44, "ipv6-icmp": 58, "ipv6-nonxt": 59,
              "ipv6-opts": 60, "ipv6-route": 43, "ospf": 89, "pgm": 113, "rsvp": 46, "sctp": 132, "tcp": 6,
@@ -76,6 +83,16 @@ class NetworkService:
         self.cloud = cloud
         self.vni_range = vni_range_from_env()
         cloud.policy.register_defaults(NETWORK_POLICIES)
+        self.revision = RevisionWatch(cloud.db, "network")
+        watch_network_changes(cloud.db.write_factory, self.revision, self._wake_agents)
+
+    def start(self) -> None:
+        self.revision.ensure_row()
+
+    def _wake_agents(self) -> None:
+        compute = getattr(self.cloud, "compute", None)
+        if compute is not None:
+            compute.signals.notify_all()
 
     # ---- policy and visibility -------------------------------------------------
 
@@ -1016,6 +1033,9 @@ class NetworkService:
                     session.delete(alloc)
             session.flush()
             self._fixed_ips(session, ctx, port, net, requested, keep=keep)
+            # A floating IP whose inside address the port lost is no longer associated (as in neutron).
+            disassociate_port(session, port.id, keep_addresses={
+                a.ip_address for a in session.scalars(select(IPAllocation).where(IPAllocation.port_id == port.id))})
         port.revision_number += 1
         session.flush()
         return port
@@ -1023,6 +1043,10 @@ class NetworkService:
     def delete_port(self, session: Session, ctx: RequestContext, port_id: str) -> None:
         port = self.get_port_row(session, ctx, port_id)
         self.enforce(ctx, "delete_port", {"project_id": port.project_id})
+        if port.device_owner in SERVICE_PORT_OWNERS:
+            raise Conflict(f"Port {port.id} cannot be deleted directly via the port API: has device owner "
+                           f"{port.device_owner}.", kind="ServicePortInUse")
+        disassociate_port(session, port.id)
         for alloc in session.scalars(select(IPAllocation).where(IPAllocation.port_id == port.id)):
             session.delete(alloc)
         session.flush()
@@ -1082,6 +1106,7 @@ class NetworkService:
     def release_ports_for_server(self, session: Session, server_uuid: str) -> None:
         """Delete the ports a server create made; unbind the ones the user brought."""
         for port in session.scalars(select(Port).where(Port.device_id == server_uuid)):
+            disassociate_port(session, port.id)
             if port.auto_delete:
                 for alloc in session.scalars(select(IPAllocation).where(IPAllocation.port_id == port.id)):
                     session.delete(alloc)

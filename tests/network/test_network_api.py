@@ -40,8 +40,8 @@ def test_version_discovery_and_extensions(cloud: RunningCloud) -> None:
     status, body = call(cloud, "GET", "/v2.0/extensions")
     aliases = {e["alias"] for e in body["extensions"]}
     assert {"external-net", "provider", "security-group", "quotas", "binding", "port-security"} <= aliases
-    assert "router" not in aliases and "dns-integration" not in aliases
-    status, body = call(cloud, "GET", "/v2.0/extensions/router")
+    assert "router" in aliases and "dvr" not in aliases and "dns-integration" not in aliases
+    status, body = call(cloud, "GET", "/v2.0/extensions/dvr")
     assert status == 404 and body["NeutronError"]["type"]
 
 

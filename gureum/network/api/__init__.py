@@ -18,6 +18,9 @@ ROUTE_MODULES: tuple[str, ...] = (
     "gureum.network.api.ports",
     "gureum.network.api.security_groups",
     "gureum.network.api.quotas",
+    "gureum.network.api.routers",
+    "gureum.network.api.floating_ips",
+    "gureum.network.api.agents",
 )
 
 

@@ -32,6 +32,16 @@ EXTENSIONS: tuple[tuple[str, str, str], ...] = (
     ("pagination", "Pagination support", "Extension that indicates that pagination is enabled."),
     ("sorting", "Sorting support", "Extension that indicates that sorting is enabled."),
     ("fields", "fields", "Extension that indicates that fields filtering is supported."),
+    ("router", "Neutron L3 Router", ("Router abstraction for basic L3 forwarding between L2 Neutron networks "
+                                     "and access to external networks via a NAT gateway.")),
+    ("ext-gw-mode", "Neutron L3 Configurable external gateway mode",
+     "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway"),
+    ("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router"),
+    ("extraroute-atomic", "Atomically add/remove extra routes",
+     "Edit extra routes of a router on server side by atomically adding/removing extra routes"),
+    ("router_availability_zone", "Router Availability Zone", "Availability zone support for router."),
+    ("fip-port-details", "Floating IP Port Details Extension", "Add port_details attribute to Floating IP resource"),
+    ("agent", "agent", "The agent management extension."),
 )
 
 
@@ -47,7 +57,7 @@ def versions(req: ApiRequest) -> Any:
 
 
 RESOURCES = ("subnet", "network", "port", "security_group", "security_group_rule", "quota", "extension",
-             "availability_zone")
+             "availability_zone", "router", "floatingip", "agent")
 
 
 @endpoint()

@@ -67,6 +67,14 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_network_floating_ips_project_id'), ['project_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_network_floating_ips_router_id'), ['router_id'], unique=False)
 
+    op.create_table('network_agents',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('admin_state_up', sa.Boolean(), nullable=False),
+    sa.Column('description', sa.String(length=255), nullable=False),
+    sa.Column('deleted_at', gureum.db.base.UTCDateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_network_agents'))
+    )
+
     with op.batch_alter_table('compute_hosts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('bridge_mappings', sa.JSON(), nullable=False, server_default='{}'))
         batch_op.add_column(sa.Column('vlan_supported', sa.Boolean(), nullable=False, server_default=sa.false()))
@@ -93,4 +101,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_network_routers_gateway_network_id'))
 
     op.drop_table('network_routers')
+    op.drop_table('network_agents')
     # ### end Alembic commands ###
