@@ -29,7 +29,8 @@ def connect(host: str, port: int, timeout: float, source: str | None) -> int:
         connection = socket.create_connection((host, port), timeout=timeout,
                                               source_address=(source, 0) if source else None)
         with connection:
-            print(connection.recv(200).decode().strip())
+            # The first line only: an ssh server sends binary key exchange data right after it.
+            print(connection.recv(200).decode(errors="replace").splitlines()[0].strip())
         return 0
     except OSError as error:
         print(f"no connection: {error}", file=sys.stderr)

@@ -91,6 +91,14 @@ def group(*rules: DesiredRule, group_id: str | None = None, members: list[str] |
                                 member_ips=members or [])
 
 
+def default_group(members: list[str]) -> DesiredSecurityGroup:
+    """Neutron's default group: all egress, ingress from its own members."""
+    group_id = new_id()
+    return DesiredSecurityGroup(id=group_id, member_ips=members, rules=[
+        DesiredRule("egress"), DesiredRule("egress", "IPv6"), DesiredRule("ingress", remote_group_id=group_id),
+        DesiredRule("ingress", "IPv6", remote_group_id=group_id)])
+
+
 def leg(on: DesiredNetwork, address: str) -> DesiredRouterLeg:
     prefix = ipaddress.ip_network(on.subnets[0].cidr).prefixlen
     return DesiredRouterLeg(port_id=new_id(), mac=random_mac(), network_id=on.id, addresses=[f"{address}/{prefix}"])
