@@ -177,9 +177,20 @@ class AgentSupervisor:
                "--log-level", s.log_level, "--exit-with-parent"]
         if s.agent_accel:
             cmd += ["--accel", s.agent_accel]
+        if s.agent_netns:
+            cmd += ["--netns", s.agent_netns]
+        if s.agent_name_prefix:
+            cmd += ["--name-prefix", s.agent_name_prefix]
+        if s.agent_local_ip:
+            cmd += ["--local-ip", s.agent_local_ip]
+        for physnet, bridge in s.bridge_mappings.items():
+            cmd += ["--bridge-mapping", f"{physnet}:{bridge}"]
         return cmd
 
     def start(self) -> None:
+        from gureum.agent.provider_bridges import ensure_provider_bridges  # noqa: PLC0415
+
+        ensure_provider_bridges(self.settings.agent_netns, self.settings.bridge_mappings)
         self.thread.start()
 
     def _watch(self) -> None:
@@ -213,14 +224,33 @@ def cmd_agent(args: argparse.Namespace) -> int:
     if args.exit_with_parent:
         exit_with_parent()
     lock = hold_agent_lock(args.state_dir)
+    try:
+        mappings = parse_bridge_mappings(args.bridge_mapping)
+    except ValueError as exc:
+        print(f"gureum agent: {exc}", file=sys.stderr)
+        return 2
     agent = Agent(AgentSettings(controller_url=args.controller, token=token, state_dir=args.state_dir,
                                 hostname=args.hostname or "", accel=args.accel,
-                                availability_zone=args.availability_zone))
+                                availability_zone=args.availability_zone, netns=args.netns or None,
+                                name_prefix=args.name_prefix, bridge_mappings=mappings,
+                                local_ip=args.local_ip))
     signal.signal(signal.SIGTERM, lambda *_: agent.stop())
     signal.signal(signal.SIGINT, lambda *_: agent.stop())
     agent.run()
     lock.close()
     return 0
+
+
+def parse_bridge_mappings(values: list[str] | None) -> dict[str, str]:
+    """PHYSNET:BRIDGE entries (the seed's provider:br-ex) as a dict."""
+    mappings: dict[str, str] = {}
+    for value in values or []:
+        physnet, sep, bridge = value.partition(":")
+        if not sep or not physnet or not bridge or len(bridge) > 15:
+            raise ValueError(f"--bridge-mapping {value!r}: write PHYSNET:BRIDGE, e.g. provider:br-ex "
+                             "(a bridge name has at most 15 characters)")
+        mappings[physnet] = bridge
+    return mappings
 
 
 def exit_with_parent() -> None:
@@ -269,6 +299,16 @@ def cmd_up(args: argparse.Namespace) -> int:
         settings = settings.with_overrides(register_guest_image=False)
     if args.accel:
         settings = settings.with_overrides(agent_accel=args.accel)
+    if args.agent_netns:
+        settings = settings.with_overrides(agent_netns=args.agent_netns)
+    if args.agent_name_prefix:
+        settings = settings.with_overrides(agent_name_prefix=args.agent_name_prefix)
+    if getattr(args, "bridge_mapping", None):
+        try:
+            settings = settings.with_overrides(bridge_mappings=parse_bridge_mappings(args.bridge_mapping))
+        except ValueError as exc:
+            print(f"gureum up: {exc}", file=sys.stderr)
+            return 2
     setup_logging(settings.log_level)
     return run_controller(settings, write_client_config=not args.no_clouds_yaml, started=started)
 
@@ -308,6 +348,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="do not build and register the small gureum-guest image")
     up.add_argument("--accel", default=None, choices=["kvm", "tcg"],
                     help="QEMU accelerator for this host's agent (default: probe)")
+    up.add_argument("--agent-netns", default="",
+                    help="run this host's dataplane and guests inside this network namespace ('': the host's own)")
+    up.add_argument("--agent-name-prefix", default="",
+                    help="prefix of the namespaces and firewall tables the agent makes")
+    up.add_argument("--bridge-mapping", action="append", metavar="PHYSNET:BRIDGE", default=argparse.SUPPRESS,
+                    help="physical network to bridge on this host, repeatable (default: provider:br-provider)")
     up.set_defaults(func=cmd_up)
 
     serve = sub.add_parser("serve", help="run a controller (APIs, scheduler) in the foreground",
@@ -326,6 +372,15 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--accel", default=None, choices=["kvm", "tcg"],
                        help="QEMU accelerator (default: probe whether KVM really runs a guest)")
     agent.add_argument("--availability-zone", default="nova", help="availability zone of this node")
+    agent.add_argument("--netns", default="",
+                       help="keep bridges, taps, the firewall and guests inside this network namespace, which "
+                            "stands for the host (made if missing; '': the host's own namespace)")
+    agent.add_argument("--name-prefix", default="",
+                       help="prefix of the router/DHCP namespaces and firewall tables (several agents on one machine)")
+    agent.add_argument("--bridge-mapping", action="append", metavar="PHYSNET:BRIDGE", default=[],
+                       help="physical network to bridge, repeatable, like provider:br-ex")
+    agent.add_argument("--local-ip", default="",
+                       help="this node's address for VXLAN tunnels ('': what the hostname resolves to)")
     agent.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     agent.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
     agent.set_defaults(func=cmd_agent)

@@ -65,6 +65,16 @@ class Settings:
     # `gureum up` builds the small test guest from Debian packages and registers it.
     register_guest_image: bool = True
     agent_accel: str = ""
+    # The agent's dataplane: "" keeps it in this host's own network namespace; a name puts
+    # bridges, taps and guests in that namespace instead (a host stand-in, for tests and labs).
+    agent_netns: str = ""
+    # Prefix of the namespaces and firewall tables the agent makes (several agents on one machine).
+    agent_name_prefix: str = ""
+    # Physical network -> bridge on this host, like the seed's provider:br-ex. The all-in-one
+    # agent makes a missing bridge itself (with no uplink: see the README for connecting it).
+    bridge_mappings: dict[str, str] = field(default_factory=lambda: {"provider": "br-provider"})
+    # The address other hosts reach this one at for VXLAN ("" = what the hostname resolves to).
+    agent_local_ip: str = ""
 
     @property
     def base_url(self) -> str:

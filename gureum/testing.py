@@ -16,6 +16,11 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+NETNS_DIR = Path("/run/netns")
+NAME_PREFIX_FILE = "test-name-prefix"
+# Every prefix this process handed out: a test session removes their namespaces at its end,
+# also for tests that only delete their state dir.
+PREFIXES_MADE: set[str] = set()
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -108,6 +113,10 @@ def start_cloud(state_dir: Path, *extra_args: str, port: int | None = None, time
     state_dir.mkdir(parents=True, exist_ok=True)
     log_path = state_dir / "gureum-up.log"
     log_file = open(log_path, "ab")  # noqa: SIM115 - the child process owns it
+    if "--no-agent" not in extra_args and "--agent-netns" not in extra_args:
+        # A test's agent never builds its dataplane in the machine's own namespace.
+        prefix = test_name_prefix(state_dir)
+        extra_args = (*extra_args, "--agent-netns", f"{prefix}-host", "--agent-name-prefix", prefix)
     cmd = [str(VENV_BIN / "gureum"), "up", "--state-dir", str(state_dir), "--listen", f"127.0.0.1:{port}",
            "--clouds-yaml", str(state_dir / "clouds.yaml"), *extra_args]
     process = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env)
@@ -125,8 +134,37 @@ def start_cloud(state_dir: Path, *extra_args: str, port: int | None = None, time
     raise RuntimeError(f"gureum up did not answer within {timeout} s:\n{cloud.log()}")
 
 
+def test_name_prefix(state_dir: Path) -> str:
+    """A short prefix for the namespaces of this state dir's agent, kept across restarts."""
+    path = state_dir / NAME_PREFIX_FILE
+    if not path.exists():
+        path.write_text("gt" + os.urandom(3).hex())
+    prefix = path.read_text().strip()
+    PREFIXES_MADE.add(prefix)
+    return prefix
+
+
+def remove_namespaces(prefix: str) -> None:
+    """Every namespace whose name starts with prefix, after killing what runs inside (dnsmasq...)."""
+    if not NETNS_DIR.exists():
+        return
+    for entry in NETNS_DIR.iterdir():
+        if not entry.name.startswith(prefix):
+            continue
+        pids = subprocess.run(["ip", "netns", "pids", entry.name], capture_output=True, text=True).stdout.split()
+        for pid in pids:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+        subprocess.run(["ip", "netns", "del", entry.name], capture_output=True)
+
+
 def remove_state(state_dir: Path) -> None:
     stop_leftover_guests(state_dir)
+    prefix_file = state_dir / NAME_PREFIX_FILE
+    if prefix_file.exists():
+        remove_namespaces(prefix_file.read_text().strip())
     shutil.rmtree(state_dir, ignore_errors=True)
 
 

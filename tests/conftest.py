@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -11,12 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from gureum.testing import RunningCloud, start_cloud, stop_leftover_guests
+from gureum.testing import PREFIXES_MADE, RunningCloud, remove_namespaces, remove_state, start_cloud
 
 
 def short_state_dir(prefix: str) -> Path:
     """QEMU's unix sockets live under the state dir and their paths must stay under 108 bytes."""
     return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_namespaces_left() -> Iterator[None]:
+    """Whatever namespaces the session's agents made go with the session."""
+    yield
+    for prefix in sorted(PREFIXES_MADE):
+        remove_namespaces(prefix)
 
 
 @pytest.fixture(scope="session")
@@ -26,8 +33,7 @@ def cloud() -> Iterator[RunningCloud]:
     running = start_cloud(state)
     yield running
     running.stop()
-    stop_leftover_guests(state)
-    shutil.rmtree(state, ignore_errors=True)
+    remove_state(state)
 
 
 @pytest.fixture(scope="session")

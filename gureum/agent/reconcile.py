@@ -6,7 +6,6 @@ after a crash halfway through, converges to the same node.
 
 from __future__ import annotations
 
-import base64
 import logging
 import subprocess
 import tempfile
@@ -21,12 +20,14 @@ from gureum.agent.hypervisor import (
     GuestSpec,
     Hypervisor,
     HypervisorError,
-    InstanceMetadata,
+    NicSpec,
     ObservedGuest,
     PowerState,
     build_config_drive,
 )
+from gureum.agent.dataplane import Dataplane, NetworkObservation
 from gureum.agent.imagecache import ImageCache
+from gureum.agent.metadata_index import MetadataIndex, metadata_of
 from gureum.agent.protocol import DesiredHostState, DesiredInstance, ObservedInstance
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,13 @@ class NodeMemory:
 
 class Reconciler:
     def __init__(self, hypervisor: Hypervisor, images: ImageCache, applied: AppliedStore,
-                 client: ControllerClient, scratch_dir: Path) -> None:
+                 client: ControllerClient, scratch_dir: Path, dataplane: Dataplane,
+                 metadata: MetadataIndex) -> None:
         self.hv = hypervisor
+        self.dataplane = dataplane
+        self.metadata = metadata
+        # What the dataplane built on the last pass: reported as port and floating IP status.
+        self.network = NetworkObservation()
         self.images = images
         self.applied = applied
         self.client = client
@@ -60,6 +66,13 @@ class Reconciler:
 
     def reconcile(self, desired: DesiredHostState) -> None:
         wanted = {i.uuid: i for i in desired.instances}
+        self.metadata.update(desired.instances)
+        # Networks first: a guest's taps must exist before QEMU opens them.
+        try:
+            self.network = self.dataplane.apply(desired.networking)
+        except Exception as exc:  # noqa: BLE001 - guests without networking still run
+            log.warning("dataplane: %s", _plain(exc))
+            self.network = NetworkObservation(errors={"dataplane": _plain(exc)})
         for instance in desired.instances:
             try:
                 self.converge(instance)
@@ -123,6 +136,7 @@ class Reconciler:
             root_disk_base=base,
             root_disk_gib=want.root_gb or None,
             config_drive=self._config_drive(want) if want.config_drive else None,
+            nics=[NicSpec(mac=nic.mac, tap=self.dataplane.tap_name(nic.port_id), mtu=nic.mtu) for nic in want.nics],
         )
         self.hv.spawn(spec)
         self.applied.save(
@@ -133,20 +147,8 @@ class Reconciler:
         )
 
     def _config_drive(self, want: DesiredInstance) -> Path:
-        metadata = InstanceMetadata(
-            uuid=want.uuid,
-            name=want.name,
-            hostname=want.hostname,
-            public_keys=dict(want.public_keys),
-            user_data=base64.b64decode(want.user_data) if want.user_data else None,
-            availability_zone=want.availability_zone,
-            project_id=want.project_id,
-            launch_index=want.launch_index,
-            meta=dict(want.metadata),
-            instance_type=want.flavor_name,
-        )
         target = self.scratch_dir / f"{want.uuid}.config.iso"
-        return build_config_drive(metadata, target)
+        return build_config_drive(metadata_of(want), target)
 
     def _resize(self, want: DesiredInstance, done: Applied) -> None:
         self.hv.resize(want.uuid, vcpus=want.vcpus, memory_mib=want.memory_mb, root_disk_gib=want.root_gb)

@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gureum import __version__
 from gureum.agent import node
 from gureum.agent.applied import AppliedStore
 from gureum.agent.client import ControllerClient, ControllerRefused, ControllerUnreachable
+from gureum.agent.dataplane import Dataplane
+from gureum.agent.metadata_index import MetadataIndex
 from gureum.agent.hypervisor import QemuHypervisor
 from gureum.agent.hypervisor.accel import Accel
 from gureum.agent.imagecache import ImageCache
@@ -38,6 +40,11 @@ class AgentSettings:
     hostname: str = ""
     accel: str | None = None
     availability_zone: str = "nova"
+    # The dataplane's host namespace (None: this host's own), name prefix, mappings, VXLAN address.
+    netns: str | None = None
+    name_prefix: str = ""
+    bridge_mappings: dict[str, str] = field(default_factory=dict)
+    local_ip: str = ""
 
     @property
     def effective_hostname(self) -> str:
@@ -51,27 +58,43 @@ class Agent:
         state = settings.state_dir
         state.mkdir(parents=True, exist_ok=True)
         self.client = ControllerClient(settings.controller_url, settings.token)
-        self.hypervisor = QemuHypervisor(state / "instances", accel=Accel(settings.accel) if settings.accel else None)
+        self.local_ip = settings.local_ip or node.host_ip()
+        self.metadata = MetadataIndex()
+        self.dataplane = Dataplane(state_dir=state / "dataplane", host_netns=settings.netns,
+                                   bridge_mappings=dict(settings.bridge_mappings), local_ip=self.local_ip,
+                                   name_prefix=settings.name_prefix, metadata_lookup=self.metadata.lookup)
+        self.hypervisor = QemuHypervisor(state / "instances", accel=Accel(settings.accel) if settings.accel else None,
+                                         command_prefix=self.dataplane.command_prefix())
         self.reconciler = Reconciler(
             self.hypervisor,
             ImageCache(state / "image-cache", self.client),
             AppliedStore(state / "applied"),
             self.client,
             state / "scratch",
+            dataplane=self.dataplane,
+            metadata=self.metadata,
         )
+        self.vlan_supported = self.dataplane.vlan_supported()
         self.stopping = threading.Event()
         self._report_lock = threading.Lock()
         self.applied_revision = -1
 
     def report(self) -> int:
+        network = self.reconciler.network
         with self._report_lock:
             report = HostReport(
                 hostname=self.hostname,
-                capacity=node.capacity(self.hypervisor.instances_dir, self.hypervisor.accel.value,
-                                       self.settings.availability_zone),
+                capacity=replace(
+                    node.capacity(self.hypervisor.instances_dir, self.hypervisor.accel.value,
+                                  self.settings.availability_zone),
+                    host_ip=self.local_ip, bridge_mappings=dict(self.settings.bridge_mappings),
+                    vlan_supported=self.vlan_supported),
                 instances=self.reconciler.observe_all(),
                 applied_revision=self.applied_revision,
                 agent_version=__version__,
+                ports_up=sorted(network.ports_up),
+                floating_ips_up=sorted(network.floating_ips_up),
+                network_errors=dict(network.errors),
             )
             return self.client.report(report)
 
@@ -100,7 +123,8 @@ class Agent:
             except ControllerRefused as exc:
                 log.error("controller refused the agent: %s", exc)
                 self.stopping.wait(RETRY_SECONDS * 5)
-        log.info("agent stopped; guests keep running")
+        self.dataplane.close()
+        log.info("agent stopped; guests and the dataplane keep running")
 
     def stop(self) -> None:
         self.stopping.set()

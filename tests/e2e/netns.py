@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
-
-NETNS_DIR = Path("/run/netns")
 
 
 def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -50,19 +45,3 @@ class Outside:
                  f"s=socket.create_connection(({address!r},{port}),timeout={timeout})\n"
                  "s.close()")
         return self.run(["python3", "-c", probe], timeout=timeout + 5).returncode == 0
-
-
-def remove_namespaces(prefix: str) -> None:
-    """Every namespace whose name starts with prefix, after killing what runs inside (dnsmasq...)."""
-    if not NETNS_DIR.exists():
-        return
-    for entry in NETNS_DIR.iterdir():
-        if not entry.name.startswith(prefix):
-            continue
-        pids = ip("netns", "pids", entry.name, check=False).stdout.split()
-        for pid in pids:
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
-                pass
-        ip("netns", "del", entry.name, check=False)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from gureum.testing import RunningCloud, remove_state, start_cloud, wait_for, wait_for_compute
+from gureum.testing import RunningCloud, remove_namespaces, remove_state, start_cloud, wait_for, wait_for_compute
 from tests.conftest import short_state_dir, unique
-from tests.e2e.netns import Outside, remove_namespaces
+from tests.e2e.netns import Outside
 
 pytestmark = pytest.mark.slow
 
@@ -85,7 +85,8 @@ def test_seed_walk(walk_cloud: tuple[RunningCloud, Outside], tmp_path: Path) -> 
     assert "1 packets received" in result.stdout or " 0% packet loss" in result.stdout
 
     # A port the group does not open drops; opening it lets packets through, nothing restarted.
-    assert _ok(ssh(outside, key, fip, "nohup sh -c 'while true; do nc -l -p 9999 -e echo hello; done' >/dev/null 2>&1 & true"))
+    # busybox nc: -ll keeps listening; the subshell detaches it from the ssh session (no nohup in the guest).
+    assert _ok(ssh(outside, key, fip, "(nc -ll -p 9999 -e /bin/cat </dev/null >/dev/null 2>&1 &); true"))
     assert not outside.tcp_connect(fip, 9999)
     rule = cloud.openstack_json("security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "9999", sg)
     wait_for(lambda: outside.tcp_connect(fip, 9999), 30, 1, "port 9999 to open after the rule")
