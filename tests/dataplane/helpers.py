@@ -141,7 +141,11 @@ class Namespace:
 
     def wait_listening(self, port: int, timeout: float = 10, table: str = "tcp") -> None:
         deadline = time.monotonic() + timeout
-        while f":{port:04X} " not in self.run("cat", f"/proc/net/{table}").stdout:
+        # A socket in state 0A (listen) for TCP, or bound (07) for UDP, on that local port.
+        state = "0A" if table == "tcp" else "07"
+        while not any(fields[1].endswith(f":{port:04X}") and fields[3] == state
+                      for fields in (line.split() for line in self.run("cat", f"/proc/net/{table}").stdout
+                                     .splitlines()[1:])):
             assert time.monotonic() < deadline, f"nothing listens on {port} in {self.name}"
             time.sleep(0.05)
 

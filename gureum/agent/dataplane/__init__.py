@@ -178,6 +178,7 @@ class Dataplane:
     def _host(self) -> Netlink:
         if self.host_netns:
             netns.ensure(self.host_netns)
+        self._handles.forget_links()  # a pass starts from what the node has now
         handle, _ = self._handles.get(self.host_netns)
         return handle
 

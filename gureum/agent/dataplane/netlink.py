@@ -66,6 +66,9 @@ class Netlink:
         self.namespace = namespace
         self.inode = netns.inode(namespace) if namespace else None
         self._ipr = IPRoute(netns=namespace) if namespace else IPRoute()
+        # The last link dump, kept until we change a link or forget() it: decoding a
+        # dump is most of what a pass with nothing to do costs.
+        self._links: dict[str, Link] | None = None
 
     def close(self) -> None:
         self._ipr.close()
@@ -73,7 +76,18 @@ class Netlink:
     # -- links --------------------------------------------------------------
 
     def links(self) -> dict[str, Link]:
-        return {link.name: link for link in map(_link, self._ipr.link("dump"))}
+        """Every link by name (a copy: callers may edit it)."""
+        if self._links is None:
+            self._links = {link.name: link for link in map(_link, self._ipr.link("dump"))}
+        return dict(self._links)
+
+    def _change(self, command: str, **arguments: Any) -> None:
+        self._links = None
+        self._ipr.link(command, **arguments)
+
+    def forget(self) -> None:
+        """Read the links again next time (someone else may have changed them)."""
+        self._links = None
 
     def link(self, name: str) -> Link | None:
         try:
@@ -86,27 +100,27 @@ class Netlink:
     def add_bridge(self, name: str, mtu: int, alias: str) -> Link:
         # STP off: a new port forwards at once. nf_call_*: br_netfilter, per bridge
         # rather than the namespace-wide sysctl, so only our bridges go through it.
-        self._ipr.link("add", ifname=name, kind="bridge", mtu=mtu, br_stp_state=0, br_forward_delay=0,
+        self._change("add", ifname=name, kind="bridge", mtu=mtu, br_stp_state=0, br_forward_delay=0,
                        br_nf_call_iptables=1, br_nf_call_ip6tables=1)
         return self._finish(name, alias)
 
     def set_bridge_filtering(self, link: Link) -> None:
-        self._ipr.link("set", index=link.index, kind="bridge", br_nf_call_iptables=1, br_nf_call_ip6tables=1)
+        self._change("set", index=link.index, kind="bridge", br_nf_call_iptables=1, br_nf_call_ip6tables=1)
 
     def add_vxlan(self, name: str, vni: int, local_ip: str, mtu: int, alias: str) -> Link:
         # No group and no remote: the fdb says where to flood (head-end replication);
         # learning off so only the fdb entries we write decide.
-        self._ipr.link("add", ifname=name, kind="vxlan", vxlan_id=vni, vxlan_local=local_ip, vxlan_port=4789,
+        self._change("add", ifname=name, kind="vxlan", vxlan_id=vni, vxlan_local=local_ip, vxlan_port=4789,
                        vxlan_learning=0, mtu=mtu)
         return self._finish(name, alias)
 
     def add_vlan(self, name: str, parent: Link, vlan_id: int, mtu: int, alias: str) -> Link:
-        self._ipr.link("add", ifname=name, kind="vlan", link=parent.index, vlan_id=vlan_id, mtu=mtu)
+        self._change("add", ifname=name, kind="vlan", link=parent.index, vlan_id=vlan_id, mtu=mtu)
         return self._finish(name, alias)
 
     def add_veth(self, name: str, peer: str, peer_namespace: str, peer_mac: str, mtu: int, alias: str) -> Link:
         """A veth pair with its peer born inside `peer_namespace` (no window in this one)."""
-        self._ipr.link("add", ifname=name, kind="veth", mtu=mtu,
+        self._change("add", ifname=name, kind="veth", mtu=mtu,
                        peer={"ifname": peer, "net_ns_fd": peer_namespace, "address": peer_mac, "mtu": mtu})
         return self._finish(name, alias)
 
@@ -115,14 +129,14 @@ class Netlink:
         link = self.link(name)
         if link is None:
             raise OSError(f"tap {name} vanished right after it was created")
-        self._ipr.link("set", index=link.index, mtu=mtu)
+        self._change("set", index=link.index, mtu=mtu)
         return self._finish(name, alias)
 
     def _finish(self, name: str, alias: str) -> Link:
         link = self.link(name)
         if link is None:
             raise OSError(f"{name} vanished right after it was created")
-        self._ipr.link("set", index=link.index, ifalias=alias)
+        self._change("set", index=link.index, ifalias=alias)
         return self.link(name) or link
 
     def set_link(self, link: Link, *, master: int | None = None, up: bool | None = None,
@@ -135,13 +149,13 @@ class Netlink:
         if mac is not None and link.mac.lower() != mac.lower():
             changes["address"] = mac
         if changes:
-            self._ipr.link("set", index=link.index, **changes)
+            self._change("set", index=link.index, **changes)
         if up is not None and link.up != up:
-            self._ipr.link("set", index=link.index, state="up" if up else "down")
+            self._change("set", index=link.index, state="up" if up else "down")
 
     def delete_link(self, link: Link) -> None:
         try:
-            self._ipr.link("del", index=link.index)
+            self._change("del", index=link.index)
         except NetlinkError as error:
             if error.code != 19:
                 raise
@@ -233,6 +247,10 @@ class Handles:
         handle = Netlink(namespace)
         self._open[namespace] = handle
         return handle, True
+
+    def forget_links(self) -> None:
+        for handle in self._open.values():
+            handle.forget()
 
     def drop(self, namespace: str | None) -> None:
         handle = self._open.pop(namespace, None)
