@@ -35,7 +35,8 @@ def _rules(*rules: DesiredRule, stateful: bool = True, members: list[str] | None
                            security_group_ids=["g"],
                            allowed_address_pairs=[{"ip_address": "10.0.0.0/28"},
                                                   {"ip_address": "10.9.9.9", "mac_address": "fa:16:3e:00:00:09"}])
-    ruleset = firewall.render(firewall.number_ports([("tapp", the_port)]), {"g": group}, ["brq"], {"brq": 7})
+    ruleset = firewall.render(firewall.number_ports([("tapp", the_port)]), {"g": group}, ["brq"], {"brq": 7},
+                              tunnels=["vx-7"])
     assert ruleset.bridge_body is not None and ruleset.inet_body is not None
     return ruleset.bridge_body, ruleset.inet_body
 
@@ -65,6 +66,8 @@ def test_rules_by_protocol_name_number_ports_icmp_and_family(scratch: str) -> No
     assert "ip saddr != { 10.0.0.0/28, 10.9.9.9 } drop" in bridge
     assert "ether saddr != { fa:16:3e:00:00:01, fa:16:3e:00:00:09 } drop" in bridge
     assert "fe80::f816:3eff:fe00:1" in bridge
+    # The port mark never leaves with a frame into a VXLAN device (underlay fwmark routing).
+    assert 'oifname { "vx-7" } meta mark set 0x0' in bridge
     nft.replace_tables(scratch, {("bridge", "t"): bridge, ("inet", "t"): inet})
     assert {("bridge", "t"), ("inet", "t")} <= nft.existing_tables(scratch)
 

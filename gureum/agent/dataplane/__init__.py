@@ -213,7 +213,10 @@ class Dataplane:
             numbered = firewall.number_ports((names.tap_name(p.id), p) for p in guest_ports)
             bridge_names = sorted({built[p.port.network_id].bridge.name for p in numbered})
             zones = {b.bridge.name: bridges.conntrack_zone(network_id) for network_id, b in built.items() if b.owned}
-            ruleset = firewall.render(numbered, {g.id: g for g in networking.security_groups}, bridge_names, zones)
+            tunnels = [names.vxlan_name(n.segmentation_id) for n in networking.networks
+                       if n.id in built and n.network_type == "vxlan" and n.segmentation_id is not None]
+            ruleset = firewall.render(numbered, {g.id: g for g in networking.security_groups}, bridge_names, zones,
+                                      tunnels)
             self._sync_tables(self.host_netns, {("bridge", self._filter_table): ruleset.bridge_body,
                                                 ("inet", self._filter_table): ruleset.inet_body})
             return True

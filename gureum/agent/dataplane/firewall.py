@@ -71,8 +71,9 @@ def number_ports(ports: Iterable[tuple[str, DesiredPort]]) -> list[FilteredPort]
 
 
 def render(ports: list[FilteredPort], groups: dict[str, DesiredSecurityGroup], bridges: list[str],
-           zones: dict[str, int]) -> Ruleset:
-    """Both table bodies for these ports; `zones` gives our own bridges their conntrack zone."""
+           zones: dict[str, int], tunnels: Iterable[str] = ()) -> Ruleset:
+    """Both table bodies for these ports; `zones` gives our own bridges their conntrack zone,
+    `tunnels` names our VXLAN devices (the mark is cleared on the way into them)."""
     if not ports and not zones:
         return Ruleset(bridge_body=None, inet_body=None)
     remote_sets = _RemoteSets(groups)
@@ -80,24 +81,28 @@ def render(ports: list[FilteredPort], groups: dict[str, DesiredSecurityGroup], b
     inet = remote_sets.declarations() + _zone_chain(zones)
     if ports:
         inet += _dispatch_chains(ports, bridges) + "".join(egress + ingress for _, _, egress, ingress in chains)
-    bridge = _bridge_dispatch(ports) + "".join(source + to for source, to, _, _ in chains) if ports else None
+    bridge = _bridge_dispatch(ports, sorted(tunnels)) + "".join(source + to for source, to, _, _ in chains) \
+        if ports else None
     return Ruleset(bridge_body=bridge, inet_body=inet)
 
 
 # -- bridge family: port numbers and anti-spoofing ---------------------------------------
 
 
-def _bridge_dispatch(ports: list[FilteredPort]) -> str:
+def _bridge_dispatch(ports: list[FilteredPort], tunnels: list[str]) -> str:
     from_map = ", ".join(f'"{p.tap}" : jump from_{p.number}' for p in ports)
     to_map = ", ".join(f'"{p.tap}" : jump to_{p.number}' for p in ports)
-    return (_chain("prerouting", ["type filter hook prerouting priority -200; policy accept;",
-                                  f"iifname vmap {{ {from_map} }}"])
-            + _chain("forward", ["type filter hook forward priority -200; policy accept;",
-                                 f"oifname vmap {{ {to_map} }}"])
-            # The mark is ours only inside the bridge: a frame leaving by the VXLAN
-            # device must not carry it into the underlay's routing (fwmark rules).
-            + _chain("postrouting", ["type filter hook postrouting priority 0; policy accept;",
-                                     f"meta mark and {_LOW:#x} != 0 meta mark set 0x0"]))
+    chains = (_chain("prerouting", ["type filter hook prerouting priority -200; policy accept;",
+                                    f"iifname vmap {{ {from_map} }}"])
+              + _chain("forward", ["type filter hook forward priority -200; policy accept;",
+                                   f"oifname vmap {{ {to_map} }}"]))
+    if tunnels:
+        # The mark means something only inside our bridges: a frame going into a VXLAN
+        # device must not carry it into the underlay's route lookup (fwmark rules).
+        names = ", ".join(f'"{tunnel}"' for tunnel in tunnels)
+        chains += _chain("postrouting", ["type filter hook postrouting priority 0; policy accept;",
+                                         f"oifname {{ {names} }} meta mark set 0x0"])
+    return chains
 
 
 def _port_chains(filtered: FilteredPort, groups: dict[str, DesiredSecurityGroup],
