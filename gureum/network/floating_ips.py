@@ -183,6 +183,16 @@ def delete_floating_ip(svc: NetworkService, session: Session, ctx: RequestContex
         delete_port_row(session, port)
 
 
+def delete_floating_ips_on_network(session: Session, network_id: str) -> None:
+    """The external network is being deleted: its floating IPs and their ports go first."""
+    for fip in session.scalars(select(FloatingIP).where(FloatingIP.floating_network_id == network_id)):
+        port = session.get(Port, fip.floating_port_id) if fip.floating_port_id else None
+        session.delete(fip)
+        session.flush()
+        if port is not None:
+            delete_port_row(session, port)
+
+
 # ---- association ----------------------------------------------------------------------
 
 

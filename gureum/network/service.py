@@ -27,7 +27,7 @@ from gureum.network.common import (
 )
 from gureum.db.revision import RevisionWatch
 from gureum.network.revision import watch_network_changes
-from gureum.network.floating_ips import FLOATING_IP_OWNER, disassociate_port
+from gureum.network.floating_ips import FLOATING_IP_OWNER, delete_floating_ips_on_network, disassociate_port
 from gureum.network.models import (
     DefaultSecurityGroup, FloatingIP, IPAllocation, Network, NetworkQuota, Port, Router, SecurityGroup,
     SecurityGroupRule, Subnet,
@@ -379,9 +379,12 @@ class NetworkService:
     def delete_network(self, session: Session, ctx: RequestContext, network_id: str) -> None:
         net = self.get_network_row(session, ctx, network_id)
         self.enforce(ctx, "delete_network", {"project_id": net.project_id})
-        if session.scalar(select(Port.id).where(Port.network_id == net.id).limit(1)):
+        if session.scalar(select(Port.id).where(Port.network_id == net.id, Port.device_owner != FLOATING_IP_OWNER)
+                          .limit(1)):
             raise Conflict(f"Unable to complete operation on network {net.id}. There are one or more ports still "
                            "in use on the network.", kind="NetworkInUse")
+        # Unassociated floating IPs do not keep an external network alive, as in neutron: they go with it.
+        delete_floating_ips_on_network(session, net.id)
         for subnet in session.scalars(select(Subnet).where(Subnet.network_id == net.id)):
             session.delete(subnet)
         session.flush()

@@ -7,7 +7,14 @@ from typing import Any
 
 from gureum.testing import RunningCloud
 from tests.network.helpers import (
-    External, call, external_network, member_token, ok, private_subnet, router, unique,
+    External,
+    call,
+    external_network,
+    member_token,
+    ok,
+    private_subnet,
+    router,
+    unique,
 )
 
 
@@ -141,3 +148,11 @@ def test_floating_ip_quota(cloud: RunningCloud, member_env: dict[str, str]) -> N
     status, err = call(cloud, "POST", "/v2.0/floatingips", {"floatingip": {"floating_network_id": ext.network_id}},
                        token)
     assert status == 409 and "['floatingip']" in err["NeutronError"]["message"]
+
+
+def test_external_network_deleted_with_its_unassociated_floating_ips(cloud: RunningCloud) -> None:
+    ext = external_network(cloud, 114)
+    fip = ok(cloud, "POST", "/v2.0/floatingips", {"floatingip": {"floating_network_id": ext.network_id}})
+    ok(cloud, "DELETE", f"/v2.0/networks/{ext.network_id}")
+    assert call(cloud, "GET", f"/v2.0/floatingips/{fip['floatingip']['id']}")[0] == 404
+    assert call(cloud, "GET", f"/v2.0/subnets/{ext.subnet_id}")[0] == 404

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from gureum.testing import RunningCloud
-from tests.network.helpers import call, external_network, member_token, ok, private_subnet, router, unique
+from tests.network.helpers import (
+    call,
+    external_network,
+    member_token,
+    ok,
+    private_subnet,
+    router,
+    unique,
+)
 
 
 def test_seed_router_walk(cloud: RunningCloud) -> None:
