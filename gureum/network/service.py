@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from gureum.http.context import RequestContext
 from gureum.http.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
@@ -393,7 +393,11 @@ class NetworkService:
     # ---- subnets -------------------------------------------------------------------
 
     def subnet_view(self, subnet: Subnet) -> dict[str, Any]:
+        # subnet-external-network: whether the subnet is on an external network (everyone sees those).
+        session = object_session(subnet)
+        net = session.get(Network, subnet.network_id) if session is not None else None
         return {
+            "router:external": bool(net and net.external),
             "id": subnet.id, "name": subnet.name, "description": subnet.description,
             "project_id": subnet.project_id, "tenant_id": subnet.project_id, "network_id": subnet.network_id,
             "ip_version": subnet.ip_version, "cidr": subnet.cidr, "gateway_ip": subnet.gateway_ip,

@@ -69,6 +69,9 @@ def test_gateway_rules(cloud: RunningCloud, member_env: dict[str, str]) -> None:
     info = r["external_gateway_info"]
     assert info["network_id"] == ext.network_id and info["enable_snat"] is True
     assert info["external_fixed_ips"][0]["subnet_id"] == ext.subnet_id
+    # subnet-external-network: members see the external subnet, marked as such.
+    shown = ok(cloud, "GET", f"/v2.0/subnets?router:external=True&id={ext.subnet_id}", token=token)["subnets"]
+    assert [s["router:external"] for s in shown] == [True]
     # The gateway port belongs to no project: only an admin sees it.
     assert ok(cloud, "GET", f"/v2.0/ports?device_id={r['id']}", token=token)["ports"] == []
     gw_ports = ok(cloud, "GET", f"/v2.0/ports?device_id={r['id']}&device_owner=network:router_gateway")["ports"]

@@ -42,6 +42,8 @@ EXTENSIONS: tuple[tuple[str, str, str], ...] = (
     ("router_availability_zone", "Router Availability Zone", "Availability zone support for router."),
     ("fip-port-details", "Floating IP Port Details Extension", "Add port_details attribute to Floating IP resource"),
     ("agent", "agent", "The agent management extension."),
+    ("subnet-external-network", "Subnet External Network",
+     "Informs if the subnet is associated to an external network."),
 )
 
 
