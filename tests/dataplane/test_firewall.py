@@ -25,7 +25,7 @@ def test_closed_port_drops_a_rule_opens_it_removing_it_closes_it(world: World) -
                                 security_groups=[clients, server_group])
 
     assert dataplane.apply(desired).errors == {}
-    assert client.connect("10.10.0.6", 5000) is None  # default deny toward a guest
+    assert client.connect("10.10.0.6", 5000, timeout=1) is None  # default deny toward a guest
 
     opened = dataclasses.replace(server_group, rules=[
         *server_group.rules, DesiredRule("ingress", protocol="tcp", port_range_min=5000, port_range_max=5000)])
@@ -33,7 +33,7 @@ def test_closed_port_drops_a_rule_opens_it_removing_it_closes_it(world: World) -
     assert client.connect("10.10.0.6", 5000) == "hello 10.10.0.5"
 
     assert dataplane.apply(desired).errors == {}
-    assert client.connect("10.10.0.6", 5000) is None
+    assert client.connect("10.10.0.6", 5000, timeout=1) is None
 
     # remote_group_id: members of `clients` may connect; the set follows member_ips.
     by_group = dataclasses.replace(server_group, rules=[
@@ -42,7 +42,7 @@ def test_closed_port_drops_a_rule_opens_it_removing_it_closes_it(world: World) -
     assert client.connect("10.10.0.6", 5000) == "hello 10.10.0.5"
     nobody = dataclasses.replace(clients, member_ips=["10.10.0.99"])
     dataplane.apply(dataclasses.replace(desired, security_groups=[nobody, by_group]))
-    assert client.connect("10.10.0.6", 5000) is None
+    assert client.connect("10.10.0.6", 5000, timeout=1) is None
 
 
 def test_replies_pass_and_egress_rules_limit_what_a_guest_starts(world: World) -> None:
@@ -64,7 +64,7 @@ def test_replies_pass_and_egress_rules_limit_what_a_guest_starts(world: World) -
 
     # Stateful: the reply to an allowed inbound connection leaves although egress allows nothing.
     assert other.connect("10.11.0.5", 22) == "ssh 10.11.0.6"
-    assert quiet.connect("10.11.0.6", 80) is None
+    assert quiet.connect("10.11.0.6", 80, timeout=1) is None
 
 
 def test_admin_state_down_keeps_the_link_down(world: World) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
 
 from gureum.agent.dataplane import names, netns
 from gureum.agent.protocol import DesiredNetworking
-from tests.dataplane.helpers import World, default_group, network, port, wait_for
+from tests.dataplane.helpers import PYTHON, TCP_TOOL, World, default_group, network, port, wait_for
 
 
 def test_two_projects_with_the_same_addresses_stay_apart(world: World) -> None:
@@ -103,6 +104,12 @@ def test_a_new_dataplane_adopts_a_running_node_without_touching_it(world: World)
     a.configure(a.dhcp())
     b.configure(b.dhcp())
     b.serve_tcp(4100)
+    b.start(PYTHON, TCP_TOOL, "echo", "4200")
+    b.wait_listening(4200)
+    trigger = world.workdir / "go-on"
+    session = subprocess.Popen(["ip", "netns", "exec", a.name, PYTHON, TCP_TOOL, "session", "10.41.0.6", "4200",
+                                str(trigger)], stdout=subprocess.PIPE, text=True)
+    assert session.stdout is not None and session.stdout.readline().strip() == "first"
     before = _links(world.host())
     pid = (dataplane.state_dir / "dhcp" / net.id / "pid").read_text()
     dataplane.close()  # the agent stops; everything it built stays
@@ -115,6 +122,12 @@ def test_a_new_dataplane_adopts_a_running_node_without_touching_it(world: World)
     assert _links(world.host()) == before  # same devices, same ifindexes
     assert (dataplane.state_dir / "dhcp" / net.id / "pid").read_text() == pid
     assert a.connect("10.41.0.6", 4100) == "hello 10.41.0.5"
+    # A port more rewrites the rules (and renumbers the ports): the open connection goes on.
+    late = port(net, "10.41.0.1", [default.id])
+    assert restarted.apply(dataclasses.replace(desired, ports=[late, first, second])).errors == {}
+    trigger.touch()
+    assert session.communicate(timeout=30)[0].strip() == "second"
+    assert session.returncode == 0
 
 
 def test_a_vlan_network_gets_a_clear_error_and_the_others_are_still_built(world: World) -> None:
