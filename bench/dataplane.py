@@ -27,9 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gureum.agent.dataplane import Dataplane, netns  # noqa: E402
-from gureum.agent.protocol import DesiredFloatingIp, DesiredNetworking  # noqa: E402
-from tests.dataplane.helpers import World, default_group, leg, network, port, router  # noqa: E402
+from gureum.agent.dataplane import Dataplane, netns
+from gureum.agent.protocol import DesiredFloatingIp, DesiredNetworking
+from tests.dataplane.helpers import World, default_group, leg, network, port, router
 
 CHUNK = 256 * 1024
 

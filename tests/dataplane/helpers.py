@@ -70,8 +70,8 @@ def network(cidr: str = "10.0.0.0/24", vni: int = 100, dhcp_ip: str | None = "au
     dhcp: dict = {}
     if dhcp_ip is not None:
         address = str(ipaddress.ip_network(cidr).network_address + 2) if dhcp_ip == "auto" else dhcp_ip
-        dhcp = dict(dhcp_port_id=new_id(), dhcp_mac=random_mac(),
-                    dhcp_fixed_ips=[DesiredFixedIp(subnet_id=the_subnet.id, ip_address=address)])
+        dhcp = {"dhcp_port_id": new_id(), "dhcp_mac": random_mac(),
+                "dhcp_fixed_ips": [DesiredFixedIp(subnet_id=the_subnet.id, ip_address=address)]}
     return DesiredNetwork(id=new_id(), network_type=network_type, physical_network=physical_network,
                           segmentation_id=vni if network_type != "flat" else None, mtu=mtu, subnets=[the_subnet],
                           vxlan_peers=peers or [], **dhcp)

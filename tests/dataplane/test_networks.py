@@ -6,6 +6,7 @@ import dataclasses
 import os
 import signal
 import subprocess
+from pathlib import Path
 
 from gureum.agent.dataplane import names, netns
 from gureum.agent.protocol import DesiredNetworking
@@ -174,3 +175,34 @@ def _links(namespace: str) -> dict[str, int]:
 def _metadata():
     from gureum.agent.hypervisor.instance_metadata import InstanceMetadata
     return InstanceMetadata(uuid="u", name="n", hostname="n", ec2_instance_id="i-00000042")
+
+
+def test_in_the_root_namespace_only_its_own_devices_and_tables_are_touched(world: World) -> None:
+    """host_netns=None, run inside a namespace that plays the host's own."""
+    import json
+    from dataclasses import asdict
+    root = world.host("root")
+    subprocess.run(["ip", "-n", root, "link", "add", "docker0", "type", "bridge"], check=True)
+    subprocess.run(["ip", "netns", "exec", root, "nft", "-f", "-"], check=True, text=True,
+                   input="table inet theirs {\n\tchain input {\n\t\ttype filter hook input priority 0;\n\t}\n}\n")
+    net = network("10.70.0.0/24", vni=170)
+    default = default_group(["10.70.0.5"])
+    mine = port(net, "10.70.0.5", [default.id])
+    guest = world.guest(mine, root)
+    desired = DesiredNetworking(networks=[net], ports=[mine], security_groups=[default])
+    script = str(Path(__file__).with_name("root_dataplane.py"))
+
+    def run(command: str) -> dict:
+        result = subprocess.run(["ip", "netns", "exec", root, PYTHON, script, command,
+                                 str(world.workdir / "root-dp"), world.prefix],
+                                input=json.dumps(asdict(desired)), capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout) if command == "apply" else {}
+
+    assert run("apply")["errors"] == {}
+    assert guest.dhcp()["ip"] == "10.70.0.5"
+    run("remove")
+    assert set(_links(root)) == {"lo", "docker0", names.tap_name(mine.id)}  # the stand-in's own end stays
+    tables = subprocess.run(["ip", "netns", "exec", root, "nft", "list", "tables"], capture_output=True, text=True,
+                            check=True).stdout
+    assert tables.split() == ["table", "inet", "theirs"]

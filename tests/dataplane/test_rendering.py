@@ -87,8 +87,8 @@ def test_dhcp_options_follow_rfc_3442_and_host_routes_may_replace_the_default() 
         "tag:subnet0,option:router,10.0.0.1",
         "tag:subnet0,option:dns-server,192.0.2.53,192.0.2.54",
         "tag:subnet0,option:mtu,1400",
-        "tag:subnet0,option:classless-static-route,169.254.169.254/32,10.0.0.2,172.16.0.0/12,10.0.0.9,"
-        "0.0.0.0/0,10.0.0.254",
+        ("tag:subnet0,option:classless-static-route,169.254.169.254/32,10.0.0.2,172.16.0.0/12,10.0.0.9,"
+         "0.0.0.0/0,10.0.0.254"),
         "tag:subnet0,249,169.254.169.254/32,10.0.0.2,172.16.0.0/12,10.0.0.9,0.0.0.0/0,10.0.0.254",
     ]
 

@@ -231,10 +231,9 @@ class Dataplane:
             existing = nft.existing_tables(namespace)
             if all((key in existing) == (body is not None) for key, body in tables.items()):
                 return
-        elif all(body is None for body in tables.values()):
-            if not set(tables) & nft.existing_tables(namespace):
-                self._written[namespace] = (inode, tables)
-                return
+        elif all(body is None for body in tables.values()) and not set(tables) & nft.existing_tables(namespace):
+            self._written[namespace] = (inode, tables)  # nothing to write, nothing to remove
+            return
         self._written.pop(namespace, None)
         nft.replace_tables(namespace, tables)
         self._written[namespace] = (inode, tables)

@@ -213,7 +213,7 @@ def _start(namespace: str, argv: list[str], paths: DhcpPaths) -> None:
     paths.pidfile.unlink(missing_ok=True)
     # dnsmasq forks into the background and exits 0 once it is listening.
     result = subprocess.run(["ip", "netns", "exec", namespace, *argv], capture_output=True, text=True,
-                            timeout=_START_TIMEOUT_SECONDS)
+                            timeout=_START_TIMEOUT_SECONDS, check=False)
     if result.returncode != 0:
         raise DataplaneError(f"dnsmasq did not start in {namespace}: {result.stderr.strip() or result.returncode}; "
                              f"see {paths.log}")

@@ -106,7 +106,7 @@ def _bridge_dispatch(ports: list[FilteredPort], tunnels: list[str]) -> str:
 
 
 def _port_chains(filtered: FilteredPort, groups: dict[str, DesiredSecurityGroup],
-                 remote_sets: "_RemoteSets") -> tuple[str, str, str, str]:
+                 remote_sets: _RemoteSets) -> tuple[str, str, str, str]:
     port, number = filtered.port, filtered.number
     stateful = _stateful(port, groups)
     rules = [rule for group_id in port.security_group_ids if (group := groups.get(group_id)) for rule in group.rules]
@@ -121,14 +121,14 @@ def _port_chains(filtered: FilteredPort, groups: dict[str, DesiredSecurityGroup]
                 # A guest may always ask for an address and find its routers and neighbours.
                 "meta nfproto ipv4 udp sport 68 udp dport 67 return",
                 "meta nfproto ipv6 udp sport 546 udp dport 547 return",
-                "meta nfproto ipv6 icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, "
-                "mld-listener-report, mld2-listener-report } return",
+                ("meta nfproto ipv6 icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, "
+                 "mld-listener-report, mld2-listener-report } return"),
                 *(f"{match} return" for match in egress), "drop"]),
             _chain(f"ingress_{number}", _conntrack(stateful, "accept") + [
                 "meta nfproto ipv4 udp sport 67 udp dport 68 accept",
                 "meta nfproto ipv6 udp sport 547 udp dport 546 accept",
-                "meta nfproto ipv6 icmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, "
-                "mld-listener-query } accept",
+                ("meta nfproto ipv6 icmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, "
+                 "mld-listener-query } accept"),
                 *(f"{match} accept" for match in ingress), "drop"]))
 
 

@@ -129,14 +129,14 @@ def _public_keys(metadata: InstanceMetadata, parts: list[str]) -> Reply:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "_Server"
+    server: _Server
     server_version = "gureum-metadata"
     protocol_version = "HTTP/1.0"
 
-    def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+    def do_GET(self) -> None:
         self._reply(self._answer(), with_body=True)
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._reply(self._answer(), with_body=False)
 
     def _answer(self) -> Reply:
@@ -159,7 +159,7 @@ class _Handler(BaseHTTPRequestHandler):
         if with_body:
             self.wfile.write(reply.body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the http.server API)
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("metadata %s: " + format, self.client_address[0], *args)
 
 

@@ -27,7 +27,7 @@ def _argv(namespace: str | None, *arguments: str) -> list[str]:
 
 def run(namespace: str | None, script: str) -> None:
     result = subprocess.run(_argv(namespace, "-f", "-"), input=script, capture_output=True, text=True,
-                            timeout=_TIMEOUT_SECONDS)
+                            timeout=_TIMEOUT_SECONDS, check=False)
     if result.returncode != 0:
         raise NftError(result.stderr.strip() or f"nft exited with {result.returncode}")
 
@@ -52,7 +52,7 @@ def _replace(family: str, name: str, body: str | None) -> str:
 
 def existing_tables(namespace: str | None) -> set[tuple[str, str]]:
     result = subprocess.run(_argv(namespace, "list", "tables"), capture_output=True, text=True,
-                            timeout=_TIMEOUT_SECONDS)
+                            timeout=_TIMEOUT_SECONDS, check=False)
     if result.returncode != 0:
         raise NftError(result.stderr.strip() or f"nft list tables exited with {result.returncode}")
     tables = set()

@@ -22,6 +22,7 @@ def ensure_tap(host: Netlink, links: dict[str, Link], port: DesiredPort, bridge:
     tap = links.get(name)
     # A device already under the port's name is adopted as it is: our tap from an
     # earlier pass, or a stand-in someone plugged for the port (a veth in tests).
+    # Only devices we created carry our alias, so only those are ever deleted.
     if tap is None:
         tap = host.add_tap(name, mtu, alias)
     host.set_link(tap, master=bridge.index, mtu=mtu, up=port.admin_state_up)
