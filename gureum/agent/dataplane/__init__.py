@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 MetadataLookup = Callable[[str, str], InstanceMetadata | None]
 Tables = dict[tuple[str, str], str | None]
 _IPV4, _IPV6 = 2, 10
+# A table someone deleted by hand comes back within this many seconds.
+_VERIFY_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class Dataplane:
         self._metadata = MetadataServers(metadata_lookup)
         # namespace -> (its inode, the tables last written there): skip nft when unchanged.
         self._written: dict[str | None, tuple[int | None, Tables]] = {}
+        self._verified: dict[str | None, float] = {}  # when nft last confirmed them
         self._lock = threading.Lock()
 
     # -- what the agent asks -------------------------------------------------
@@ -106,6 +110,7 @@ class Dataplane:
                 nft.delete_tables(self.host_netns, [("bridge", self._filter_table), ("inet", self._filter_table)])
             self._handles.close()
             self._written.clear()
+            self._verified.clear()
 
     def close(self) -> None:
         with self._lock:
@@ -225,11 +230,15 @@ class Dataplane:
             return False
 
     def _sync_tables(self, namespace: str | None, tables: Tables) -> None:
-        """Write the tables when they changed or vanished; a no-op pass costs one `nft list tables`."""
+        """Write the tables when they changed or vanished. Whether they are still there is
+        asked of nft (a fork) at most every _VERIFY_SECONDS; a replaced namespace is seen at once."""
         inode = netns.inode(namespace) if namespace else None
         if self._written.get(namespace) == (inode, tables):
+            if time.monotonic() - self._verified.get(namespace, 0.0) < _VERIFY_SECONDS:
+                return
             existing = nft.existing_tables(namespace)
             if all((key in existing) == (body is not None) for key, body in tables.items()):
+                self._verified[namespace] = time.monotonic()
                 return
         elif all(body is None for body in tables.values()) and not set(tables) & nft.existing_tables(namespace):
             self._written[namespace] = (inode, tables)  # nothing to write, nothing to remove
@@ -237,6 +246,7 @@ class Dataplane:
         self._written.pop(namespace, None)
         nft.replace_tables(namespace, tables)
         self._written[namespace] = (inode, tables)
+        self._verified[namespace] = time.monotonic()
 
     # -- DHCP and metadata ------------------------------------------------------
 
@@ -365,4 +375,5 @@ class Dataplane:
         self._metadata.stop(namespace)
         self._handles.drop(namespace)
         self._written.pop(namespace, None)
+        self._verified.pop(namespace, None)
         netns.remove(namespace)
