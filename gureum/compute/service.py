@@ -82,6 +82,7 @@ class ComputeService:
         self.cloud = cloud
         self.signals = HostSignals()
         self.agent_token = ""
+        self._network_errors: dict[str, dict[str, str]] = {}
 
     # -- life cycle -------------------------------------------------------------
 
@@ -359,8 +360,11 @@ class ComputeService:
         desired_net.place_routers(session)
         desired_net.sync_dhcp_ports(session, host.hostname, self.cloud.network._new_mac)
         desired_net.record_dataplane_status(session, host.hostname, report.ports_up, report.floating_ips_up)
-        for item, problem in report.network_errors.items():
-            log.warning("dataplane on %s: %s: %s", host.hostname, item, problem)
+        # Said once per change, not on every heartbeat.
+        if self._network_errors.get(host.hostname) != report.network_errors:
+            self._network_errors[host.hostname] = dict(report.network_errors)
+            for item, problem in report.network_errors.items():
+                log.warning("dataplane on %s: %s: %s", host.hostname, item, problem)
 
     def _upsert_host(self, session: Session, report: HostReport) -> Host:
         cap = report.capacity

@@ -239,25 +239,26 @@ def _router(session: Session, router: Router, legs: list[Port], fixed: dict[str,
 
 
 def place_routers(session: Session) -> bool:
-    """Give every router a live host, and bind its legs there. True if anything moved.
+    """Give every router a live host that can build it, and bind its legs there. True if anything moved.
 
-    A router goes to a live host that maps its external network's physical network
-    (the L3 agent's bridge mapping), else to any live host, preferring the one with
-    the fewest routers. Routers on a host that went down move to a live one.
+    A router with a gateway on a flat or VLAN network goes to a live host that maps that
+    physical network (the L3 agent's bridge mapping); others, or when no host maps it, to
+    any live host; the one with the fewest routers first. A router moves when its host
+    goes down or cannot reach its (new) gateway network while another host can.
     """
     hosts = [h for h in session.scalars(select(Host).where(Host.disabled.is_(False))) if is_up(h)]
     if not hosts:
         return False
-    live = {h.hostname for h in hosts}
     load: dict[str, int] = defaultdict(int)
     routers = list(session.scalars(select(Router)))
     for router in routers:
-        if router.host in live:
-            load[router.host] += 1
+        load[router.host] += 1
     moved = False
     for router in routers:
-        if router.host not in live:
-            router.host = _best_host(session, router, hosts, load)
+        candidates = _hosts_for(session, router, hosts)
+        if router.host not in {h.hostname for h in candidates}:
+            load[router.host] -= 1
+            router.host = min(candidates, key=lambda h: (load[h.hostname], h.hostname)).hostname
             load[router.host] += 1
             moved = True
         for port in session.scalars(select(Port).where(
@@ -268,14 +269,14 @@ def place_routers(session: Session) -> bool:
     return moved
 
 
-def _best_host(session: Session, router: Router, hosts: list[Host], load: dict[str, int]) -> str:
+def _hosts_for(session: Session, router: Router, hosts: list[Host]) -> list[Host]:
     physnet = ""
     if router.gateway_network_id:
         net = session.get(Network, router.gateway_network_id)
         if net is not None and net.network_type in ("flat", "vlan"):
             physnet = net.physical_network
     mapped = [h for h in hosts if physnet and physnet in (h.bridge_mappings or {})]
-    return min(mapped or hosts, key=lambda h: (load[h.hostname], h.hostname)).hostname
+    return mapped or hosts
 
 
 def sync_dhcp_ports(session: Session, hostname: str, mac_for: Callable[[Session], str]) -> bool:

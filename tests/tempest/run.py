@@ -51,6 +51,7 @@ REPO = HERE.parents[1]
 AREAS: dict[str, str] = {
     "identity": r"^tempest\.api\.identity\.(admin\.v3|v3)\.",
     "image": r"^tempest\.api\.image\.v2\.",
+    "network": r"^tempest\.api\.network\.",
 }
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
@@ -500,10 +501,76 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+# --- the admin's view of the cloud ---------------------------------------------
+
+
+class AdminApi:
+    """Just enough of the admin's view of the cloud to prepare what compute tests boot."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        body = {"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": env["OS_USERNAME"], "password": env["OS_PASSWORD"],
+                "domain": {"name": env.get("OS_USER_DOMAIN_NAME", "Default")}}}},
+            "scope": {"project": {"name": env["OS_PROJECT_NAME"],
+                                  "domain": {"name": env.get("OS_PROJECT_DOMAIN_NAME", "Default")}}},
+        }}
+        req = urllib.request.Request(identity_v3(env["OS_AUTH_URL"]) + "/auth/tokens", method="POST",
+                                     data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            self.token = resp.headers["X-Subject-Token"]
+            catalog = json.load(resp)["token"]["catalog"]
+        region = env.get("OS_REGION_NAME") or None
+        self.endpoints = {}
+        for service in catalog:
+            for ep in service["endpoints"]:
+                if ep["interface"] == "public" and (region is None or ep.get("region") == region):
+                    self.endpoints[service["type"]] = ep["url"].rstrip("/")
+
+    def call(self, method: str, service: str, path: str, body: object = None) -> dict:
+        if service not in self.endpoints:
+            raise RunError(f"the catalog has no public {service} endpoint")
+        req = urllib.request.Request(self.endpoints[service] + path, method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"X-Auth-Token": self.token, "Content-Type": "application/json",
+                                              "Accept": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            data = resp.read()
+        return json.loads(data) if data else {}
+
+
+# --- what network tests need in the cloud --------------------------------------
+
+PUBLIC_NETWORK = "tempest-public"
+# Flat on the physical network the all-in-one bridges; a documentation range, never routed.
+PUBLIC_PHYSNET = "provider"
+PUBLIC_CIDR, PUBLIC_GATEWAY = "203.0.113.0/24", "203.0.113.1"
+NO_NETWORK = {"public_network_id": "", "floating_network_name": ""}
+
+
+def prepare_network(env: dict[str, str]) -> dict[str, str]:
+    """The external network and subnet routers and floating IPs use, made as admin: the [network] values."""
+    api = AdminApi(env)
+    found = api.call("GET", "network", f"/v2.0/networks?name={PUBLIC_NETWORK}")["networks"]
+    if found:
+        net = found[0]
+    else:
+        net = api.call("POST", "network", "/v2.0/networks", {"network": {
+            "name": PUBLIC_NETWORK, "router:external": True, "provider:network_type": "flat",
+            "provider:physical_network": PUBLIC_PHYSNET}})["network"]
+    if not net["subnets"]:
+        api.call("POST", "network", "/v2.0/subnets", {"subnet": {
+            "name": PUBLIC_NETWORK + "-subnet", "network_id": net["id"], "ip_version": 4, "cidr": PUBLIC_CIDR,
+            "gateway_ip": PUBLIC_GATEWAY, "enable_dhcp": False}})
+    log(f"network: external network {PUBLIC_NETWORK} {net['id']} ({PUBLIC_CIDR}, flat on {PUBLIC_PHYSNET})")
+    return {"public_network_id": net["id"], "floating_network_name": PUBLIC_NETWORK}
+
+
 # --- tempest -------------------------------------------------------------------
 
 
-def write_tempest_conf(workspace: Path, env: dict[str, str], images: ImageServer) -> Path:
+def write_tempest_conf(workspace: Path, env: dict[str, str], images: ImageServer,
+                       network: dict[str, str] | None = None) -> Path:
     template = string.Template((HERE / "tempest.conf.template").read_text())
     values = {
         "log_dir": str(workspace / "logs"),
@@ -517,6 +584,7 @@ def write_tempest_conf(workspace: Path, env: dict[str, str], images: ImageServer
         "region": env.get("OS_REGION_NAME") or "RegionOne",
         "http_image": f"{images.base}/cirros.tar.gz",
         "http_qcow2_image": f"{images.base}/cirros.qcow2",
+        **(network or NO_NETWORK),
     }
     text = template.substitute(values)
     configparser.ConfigParser(interpolation=None).read_string(text)  # fail here, not in tempest
@@ -734,7 +802,8 @@ def run_against(env: dict[str, str], args: argparse.Namespace, tempest: str, wor
     workspace = init_workspace(tempest, work)
     images = ImageServer(work / "images")
     try:
-        conf = write_tempest_conf(workspace, env, images)
+        network = prepare_network(env) if "network" in args.areas.split(",") else None
+        conf = write_tempest_conf(workspace, env, images, network)
         shutil.copy(conf, out_dir / "tempest.conf")
         listed = list_selected(tempest, workspace, regex)
         t0 = time.monotonic()
