@@ -334,6 +334,13 @@ def record_dataplane_status(session: Session, hostname: str, ports_up: Iterable[
                             floating_ips_up: Iterable[str]) -> None:
     """Port and floating IP status from what the host's dataplane reports built."""
     up = set(ports_up)
+    # An admin-down router is built as "nothing": its host applied that, so its legs count as
+    # wired (as OVN reports them; tempest waits for ACTIVE legs on such routers).
+    down_routers = set(session.scalars(select(Router.id).where(
+        Router.host == hostname, Router.admin_state_up.is_(False))))
+    if down_routers:
+        up |= set(session.scalars(select(Port.id).where(
+            Port.device_id.in_(down_routers), Port.device_owner.in_(ROUTER_OWNERS))))
     for port in session.scalars(select(Port).where(Port.binding_host_id == hostname)):
         status = "ACTIVE" if port.id in up else "DOWN"
         if port.status != status:
