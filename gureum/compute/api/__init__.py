@@ -50,6 +50,9 @@ class MicroversionMiddleware:
             return
         scope[MICROVERSION_SCOPE_KEY] = version
         extra = [(k.lower().encode(), v.encode()) for k, v in response_headers(version).items()]
+        # Nova names its request id X-Compute-Request-Id too; instance actions record that id.
+        if scope.get("gureum.request_id"):
+            extra.append((b"x-compute-request-id", scope["gureum.request_id"].encode()))
 
         async def send_with_version(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":

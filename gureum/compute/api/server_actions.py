@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +12,7 @@ from gureum.compute.addresses import addresses_of
 from gureum.compute import scheduler, states
 from gureum.compute.api import server_views as views
 from gureum.compute.api.common import microversion
-from gureum.compute.api.servers import _check_image_fits, _image_id, _user_data, load_instance, target
+from gureum.compute.api.servers import _check_image_fits, _image_id, _user_data, access_ip, load_instance, target
 from gureum.compute.flavors import find_flavor, flavor_snapshot
 from gureum.compute.keypairs import get_keypair
 from gureum.compute.models import Host, Instance
@@ -35,7 +36,8 @@ def _require(action: str, instance: Instance, vm_states: tuple[str, ...], task_s
 
 
 def _not_locked(req: ApiRequest, instance: Instance) -> None:
-    if instance.locked and not req.context.is_admin and instance.user_id != req.context.user_id:
+    """Nova's check_instance_lock: a locked server takes actions from admins only (its owner may unlock)."""
+    if instance.locked and not req.context.is_admin:
         raise Conflict(f"Instance {instance.uuid} is locked")
 
 
@@ -103,14 +105,30 @@ def rebuild(req: ApiRequest, instance: Instance, body: Any) -> Any:
             values["key_name"], values["key_data"] = keypair.name, keypair.public_key
     if "user_data" in body and mv.at_least(57):
         values["user_data"] = _user_data(body["user_data"])
+    if "accessIPv4" in body:
+        values["access_ip_v4"] = access_ip(body["accessIPv4"], 4)
+    if "accessIPv6" in body:
+        values["access_ip_v6"] = access_ip(body["accessIPv6"], 6)
     updated = req.cloud.compute.change(req.context, instance.uuid, "rebuild", **values)
     with req.cloud.db.read() as session:
         host = session.get(Host, updated.host_id) if updated.host_id else None
         fresh = session.get(Instance, instance.uuid)
         shown = fresh or updated
-        server = views.detail(req, shown, host, addresses=addresses_of(session, [shown]).get(shown.uuid))
-    server["adminPass"] = body.get("adminPass", "")
+        server = views.updated(req, shown, host, _group_ids(shown),
+                               addresses=addresses_of(session, [shown]).get(shown.uuid))
+    # Below 2.75 rebuild shows key_name (2.54) and user_data (2.57) beyond PUT's shape;
+    # from 2.75 it shows what GET does, with user_data in place of OS-EXT-SRV-ATTR:user_data.
+    server.pop("OS-EXT-SRV-ATTR:user_data", None)
+    if mv.at_least(54):
+        server["key_name"] = shown.key_name
+    if mv.at_least(57):
+        server["user_data"] = shown.user_data
+    server["adminPass"] = body.get("adminPass") or secrets.token_urlsafe(9)
     return 202, {"server": server}
+
+
+def _group_ids(instance: Instance) -> list[str]:
+    return [instance.server_group_id] if instance.server_group_id else []
 
 
 def resize(req: ApiRequest, instance: Instance, body: Any) -> None:
@@ -121,7 +139,12 @@ def resize(req: ApiRequest, instance: Instance, body: Any) -> None:
     _require("resize", instance, (states.ACTIVE, states.STOPPED))
     compute = req.cloud.compute
     with req.cloud.db.session() as session:
-        flavor = find_flavor(session, str(body["flavorRef"]).rstrip("/").rsplit("/", 1)[-1], req.context)
+        flavor_ref = str(body["flavorRef"] or "").rstrip("/").rsplit("/", 1)[-1]
+        try:
+            flavor = find_flavor(session, flavor_ref, req.context)
+        except NotFound as exc:
+            # Nova: an unknown flavor in a resize is a bad request, not a missing server.
+            raise BadRequest(f"Unable to find flavor: {exc}") from exc
         new = flavor_snapshot(flavor)
         old = dict(instance.flavor)
         if new["id"] == old.get("id"):
@@ -143,11 +166,12 @@ def resize(req: ApiRequest, instance: Instance, body: Any) -> None:
                    resize_count=instance.resize_count + 1, task_state="resize_migrating")
 
 
-def confirm_resize(req: ApiRequest, instance: Instance, _body: Any) -> None:
+def confirm_resize(req: ApiRequest, instance: Instance, _body: Any) -> Any:
     req.cloud.policy.enforce(req.context, "os_compute_api:servers:confirm_resize", target(instance))
     _require("confirmResize", instance, (states.RESIZED,))
     req.cloud.compute.change(req.context, instance.uuid, "confirmResize", old_flavor=None,
                              vm_state=states.VM_STATE_FOR_DESIRED[instance.desired_power])
+    return 204, None  # Nova answers confirmResize with 204, unlike the other actions
 
 
 def revert_resize(req: ApiRequest, instance: Instance, _body: Any) -> None:
@@ -204,7 +228,7 @@ def console_output(req: ApiRequest, instance: Instance, body: Any) -> dict[str, 
         if lines < -1:
             raise BadRequest(f"Invalid input for field/attribute length. Value: {length}.")
         text = "\n".join(text.splitlines()[-lines:]) if lines > 0 else ""
-    return {"output": text}
+    return 200, {"output": text}
 
 
 def lock(req: ApiRequest, instance: Instance, body: Any) -> None:
@@ -224,6 +248,12 @@ def reset_state(req: ApiRequest, instance: Instance, body: Any) -> None:
     if state not in ("active", "error"):
         raise BadRequest("Invalid input for field/attribute state: must be 'active' or 'error'.")
     req.cloud.compute.change(req.context, instance.uuid, "resetState", vm_state=state, task_state=None)
+
+
+def restore(req: ApiRequest, instance: Instance, _body: Any) -> None:
+    """Deletes are immediate (no reclaim_instance_interval): no server is ever SOFT_DELETED to restore."""
+    req.cloud.policy.enforce(req.context, "os_compute_api:os-deferred-delete:restore", target(instance))
+    raise _state_conflict("restore", instance)
 
 
 def force_delete(req: ApiRequest, instance: Instance, _body: Any) -> None:
@@ -261,6 +291,7 @@ ACTIONS: dict[str, Action] = {
     "unlock": unlock,
     "os-resetState": reset_state,
     "forceDelete": force_delete,
+    "restore": restore,
 }
 
 
@@ -270,13 +301,13 @@ def server_action(req: ApiRequest) -> Any:
     if not isinstance(body, dict) or len(body) != 1:
         raise BadRequest("Malformed request body: give exactly one action, e.g. {\"os-stop\": null}.")
     (name, argument), = body.items()
+    with req.cloud.db.read() as session:
+        instance = load_instance(req, session, req.path["server_id"])
     if name in NOT_YET:
         raise ApiError(f"gureum does not support {NOT_YET[name]} yet (server action {name!r}).", status=501)
     handler = ACTIONS.get(name)
     if handler is None:
         raise NotFound(f"There is no such action: {name}")
-    with req.cloud.db.read() as session:
-        instance = load_instance(req, session, req.path["server_id"])
     result = handler(req, instance, argument)
     return (202, None) if result is None else result
 

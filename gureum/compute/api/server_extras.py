@@ -8,6 +8,7 @@ from sqlalchemy import select
 from starlette.routing import BaseRoute, Route
 
 from gureum.compute.addresses import addresses_of
+from gureum.compute.api.common import microversion
 from gureum.compute.api.server_views import iso
 from gureum.compute.api.servers import load_instance, target
 from gureum.compute.models import Instance, InstanceAction
@@ -184,10 +185,13 @@ def list_ips(req: ApiRequest) -> dict[str, Any]:
         return {"addresses": addresses_of(session, [instance]).get(instance.uuid, {})}
 
 
-def _action_view(action: InstanceAction) -> dict[str, Any]:
-    return {"action": action.action, "instance_uuid": action.instance_uuid, "request_id": action.request_id,
+def _action_view(req: ApiRequest, action: InstanceAction) -> dict[str, Any]:
+    body = {"action": action.action, "instance_uuid": action.instance_uuid, "request_id": action.request_id,
             "user_id": action.user_id, "project_id": action.project_id, "start_time": iso(action.start_time),
-            "message": action.message, "updated_at": iso(action.start_time)}
+            "message": action.message}
+    if microversion(req).at_least(58):
+        body["updated_at"] = iso(action.start_time)
+    return body
 
 
 def _instance_any_state(req: ApiRequest, session: Any) -> Instance:
@@ -204,7 +208,7 @@ def list_instance_actions(req: ApiRequest) -> dict[str, Any]:
         req.cloud.policy.enforce(req.context, "os_compute_api:os-instance-actions:list", target(instance))
         rows = session.execute(select(InstanceAction).where(InstanceAction.instance_uuid == instance.uuid)
                                .order_by(InstanceAction.id.desc())).scalars()
-        return {"instanceActions": [_action_view(a) for a in rows]}
+        return {"instanceActions": [_action_view(req, a) for a in rows]}
 
 
 @endpoint(summary="Show a server action")
@@ -217,9 +221,29 @@ def show_instance_action(req: ApiRequest) -> dict[str, Any]:
         )).scalars().first()
         if action is None:
             raise NotFound(f"Action for request_id {req.path['request_id']} on instance {instance.uuid} not found")
-        body = _action_view(action)
+        body = _action_view(req, action)
         body["events"] = []
         return {"instanceAction": body}
+
+
+# -- os-server-password ----------------------------------------------------------------
+# Nova keeps a password only when a guest posts one to the metadata service (Windows
+# guests); gureum's guests never do, so there is never one to show: "" as in Nova.
+
+
+@endpoint(summary="Show a server's encrypted password")
+def show_password(req: ApiRequest) -> dict[str, Any]:
+    with req.cloud.db.read() as session:
+        instance = load_instance(req, session, req.path["server_id"])
+        req.cloud.policy.enforce(req.context, "os_compute_api:os-server-password:show", target(instance))
+    return {"password": ""}
+
+
+@endpoint(status=204, summary="Clear a server's encrypted password")
+def clear_password(req: ApiRequest) -> None:
+    with req.cloud.db.read() as session:
+        instance = load_instance(req, session, req.path["server_id"])
+        req.cloud.policy.enforce(req.context, "os_compute_api:os-server-password:clear", target(instance))
 
 
 def routes() -> list[BaseRoute]:
@@ -238,6 +262,8 @@ def routes() -> list[BaseRoute]:
         Route(base + "/tags/{tag}", add_tag, methods=["PUT"]),
         Route(base + "/tags/{tag}", delete_tag, methods=["DELETE"]),
         Route(base + "/ips", list_ips, methods=["GET"]),
+        Route(base + "/os-server-password", show_password, methods=["GET"]),
+        Route(base + "/os-server-password", clear_password, methods=["DELETE"]),
         Route(base + "/os-instance-actions", list_instance_actions, methods=["GET"]),
         Route(base + "/os-instance-actions/{request_id}", show_instance_action, methods=["GET"]),
     ]

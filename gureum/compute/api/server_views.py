@@ -122,3 +122,27 @@ def detail(req: ApiRequest, instance: Instance, host: Host | None, group_ids: li
     if fault:
         body["fault"] = fault
     return body
+
+
+# What PUT /servers/{id} and the rebuild action show below 2.75: the server without
+# the extension attributes GET adds (OS-EXT-*, OS-SRV-USG, key_name, security
+# groups, config_drive, volumes) and with addresses reduced to addr and version.
+# From 2.75 they show what GET shows.
+_CORE_KEYS = frozenset({
+    "id", "name", "status", "tenant_id", "user_id", "metadata", "hostId", "image", "flavor", "created",
+    "updated", "addresses", "accessIPv4", "accessIPv6", "links", "OS-DCF:diskConfig", "progress", "fault",
+    "locked", "description", "tags", "trusted_image_certificates", "server_groups", "locked_reason",
+})
+
+
+def updated(req: ApiRequest, instance: Instance, host: Host | None, group_ids: list[str] | None = None,
+            **kwargs: Any) -> dict[str, Any]:
+    body = detail(req, instance, host, group_ids, **kwargs)
+    if microversion(req).at_least(75):
+        return body
+    core = {k: v for k, v in body.items() if k in _CORE_KEYS}
+    core["addresses"] = {
+        net: [{"addr": a.get("addr"), "version": a.get("version")} for a in entries]
+        for net, entries in (body.get("addresses") or {}).items()
+    }
+    return core

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import re
 import uuid
 from datetime import datetime
@@ -19,9 +20,11 @@ from gureum.compute.api.common import microversion
 from gureum.compute.flavors import find_flavor, flavor_snapshot
 from gureum.compute.keypairs import get_keypair
 from gureum.compute.models import Host, Instance, ServerGroup
+from gureum.compute.quotas import limits_for
+from gureum.network.models import SecurityGroup
 from gureum.compute.service import ServerRequest
 from gureum.http.endpoint import ApiRequest, endpoint
-from gureum.http.errors import BadRequest, Conflict, NotFound
+from gureum.http.errors import BadRequest, Conflict, Forbidden, NotFound
 from gureum.image.service import is_uuid
 
 NAME = {"type": "string", "minLength": 1, "maxLength": 255}
@@ -29,7 +32,6 @@ METADATA = {
     "type": "object",
     "patternProperties": {"^[a-zA-Z0-9-_:. ]{1,255}$": {"type": "string", "maxLength": 255}},
     "additionalProperties": False,
-    "maxProperties": 128,
 }
 NETWORK = {
     "type": "object",
@@ -145,6 +147,50 @@ def _user_data(value: str | None) -> str | None:
     return value
 
 
+def access_ip(value: Any, version: int) -> str:
+    """accessIPv4/accessIPv6 as Nova stores them: validated, IPv6 in its canonical form."""
+    if value in (None, ""):
+        return ""
+    field = f"accessIPv{version}"
+    try:
+        address = ipaddress.ip_address(str(value))
+    except ValueError as exc:
+        raise BadRequest(f"Invalid input for field/attribute {field}. Value: {value}. "
+                         f"'{value}' is not a 'ipv{version}'") from exc
+    if address.version != version:
+        raise BadRequest(f"Invalid input for field/attribute {field}. Value: {value}. "
+                         f"'{value}' is not a 'ipv{version}'")
+    return str(address)
+
+
+def check_metadata_quota(session: Any, project_id: str, metadata: dict[str, Any]) -> None:
+    """Nova counts metadata items against the metadata_items quota: 403 when over."""
+    allowed = limits_for(session, project_id).get("metadata_items", -1)
+    if 0 <= allowed < len(metadata):
+        raise Forbidden(f"Quota exceeded for metadata_items: Maximum number of metadata items exceeds {allowed}")
+
+
+def check_security_groups(session: Any, ctx: Any, names: list[str]) -> None:
+    """Nova asks the network service for each named group first: an unknown one is a 400."""
+    for name in names:
+        if name == "default":
+            continue  # made on demand for the project
+        found = session.execute(select(SecurityGroup.id).where(
+            (SecurityGroup.id == name) | (SecurityGroup.name == name),
+            SecurityGroup.project_id == ctx.project_id,
+        )).first()
+        if found is None:
+            raise BadRequest(f"Security group {name} not found for project {ctx.project_id}.")
+
+
+def _find_flavor_for_create(session: Any, ref: Any, ctx: Any) -> Any:
+    """Nova answers a flavor the caller cannot use with 400 on create, not 404."""
+    try:
+        return find_flavor(session, _flavor_id(ref), ctx)
+    except NotFound as exc:
+        raise BadRequest(f"Flavor {_flavor_id(ref)} could not be found.") from exc
+
+
 def _flavor_id(ref: Any) -> str:
     text = str(ref)
     return text.rstrip("/").rsplit("/", 1)[-1]
@@ -201,12 +247,17 @@ def create_server(req: ApiRequest) -> Any:
     image, _data_path = cloud.image.image_for_server(ctx, image_id)
     hints = body.get("os:scheduler_hints") or body.get("OS-SCH-HNT:scheduler_hints") or {}
     with cloud.db.read() as session:
-        flavor = find_flavor(session, _flavor_id(server["flavorRef"]), ctx)
+        flavor = _find_flavor_for_create(session, server["flavorRef"], ctx)
         snapshot = flavor_snapshot(flavor)
+        check_metadata_quota(session, ctx.project_id, server.get("metadata") or {})
         key_name, key_data = None, None
         if server.get("key_name"):
-            keypair = get_keypair(session, ctx.user_id, server["key_name"])
+            try:
+                keypair = get_keypair(session, ctx.user_id, server["key_name"])
+            except NotFound as exc:
+                raise BadRequest(f"Invalid key_name provided: {exc}") from exc
             key_name, key_data = keypair.name, keypair.public_key
+        check_security_groups(session, ctx, [g["name"] for g in server.get("security_groups", [])])
         group_id = hints.get("group")
         if group_id:
             group = session.get(ServerGroup, str(group_id))
@@ -235,8 +286,8 @@ def create_server(req: ApiRequest) -> Any:
         group_id=str(group_id) if group_id else None,
         description=server.get("description"),
         tags=list(server.get("tags") or []),
-        access_ip_v4=server.get("accessIPv4", ""),
-        access_ip_v6=server.get("accessIPv6", ""),
+        access_ip_v4=access_ip(server.get("accessIPv4"), 4),
+        access_ip_v6=access_ip(server.get("accessIPv6"), 6),
     )
     instances, reservation_id = cloud.compute.create_servers(ctx, request)
     if _bool_option(server.get("return_reservation_id", False)):
@@ -449,11 +500,11 @@ def update_server(req: ApiRequest) -> dict[str, Any]:
         if "description" in changes:
             instance.description = changes["description"]
         if "accessIPv4" in changes:
-            instance.access_ip_v4 = changes["accessIPv4"]
+            instance.access_ip_v4 = access_ip(changes["accessIPv4"], 4)
         if "accessIPv6" in changes:
-            instance.access_ip_v6 = changes["accessIPv6"]
+            instance.access_ip_v6 = access_ip(changes["accessIPv6"], 6)
         session.flush()
-        return {"server": views.detail(req, instance, _host(session, instance), _group_ids(session, instance),
+        return {"server": views.updated(req, instance, _host(session, instance), _group_ids(session, instance),
                                        addresses=addresses_of(session, [instance]).get(instance.uuid))}
 
 
