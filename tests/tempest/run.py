@@ -47,10 +47,22 @@ from typing import Iterable
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 
+# Compute test modules not run at all: they fail today on an API gureum does not have
+# yet, and each costs CI a minute or so of guest boots and waits to do it (the whole
+# tempest step must stay under 15 minutes). Take a module out of here when its API lands.
+COMPUTE_LEFT_OUT = (
+    r"images\.test_images\.",  # snapshots polled through the compute images proxy (/v2.1/images)
+    r"images\.test_images_oneserver",  # the same proxy
+    r"admin\.test_migrations\.",  # os-migrations
+    r"admin\.test_server_external_events\.",  # os-server-external-events
+    r"servers\.test_create_server_multi_nic\.",  # needs project networks (create_isolated_networks)
+)
+
 # Areas scored separately; a test belongs to the first area whose regex matches.
 AREAS: dict[str, str] = {
     "identity": r"^tempest\.api\.identity\.(admin\.v3|v3)\.",
     "image": r"^tempest\.api\.image\.v2\.",
+    "compute": r"^tempest\.api\.compute\.(?!" + "|".join(COMPUTE_LEFT_OUT) + ")",
     "network": r"^tempest\.api\.network\.",
 }
 
@@ -539,6 +551,46 @@ class AdminApi:
         return json.loads(data) if data else {}
 
 
+# --- what compute tests need in the cloud --------------------------------------
+
+GUEST_IMAGE = "gureum-guest"
+# Two small flavors for server tests; the alternate is the larger, as resize tests want.
+TEST_FLAVORS = (("gureum-tempest-128", 128), ("gureum-tempest-192", 192))
+NO_COMPUTE = {"image_ref": "", "flavor_ref": "", "flavor_ref_alt": "",
+              "compute_min_microversion": "", "compute_max_microversion": ""}
+
+
+def prepare_compute(env: dict[str, str], timeout: float) -> dict[str, str]:
+    """Wait for the guest image and a compute host, make the test flavors: the [compute] values."""
+    api = AdminApi(env)
+    deadline = time.monotonic() + timeout
+    image_id = ""
+    while True:
+        images = api.call("GET", "image", f"/v2/images?name={GUEST_IMAGE}&status=active")["images"]
+        hosts = [s for s in api.call("GET", "compute", "/os-services?binary=nova-compute")["services"]
+                 if s["state"] == "up" and s["status"] == "enabled"]
+        if images and hosts:
+            image_id = images[0]["id"]
+            break
+        if time.monotonic() > deadline:
+            raise RunError(f"after {timeout:.0f}s: {'no' if not images else 'an'} active {GUEST_IMAGE} image, "
+                           f"{len(hosts)} compute hosts up: compute tests cannot boot servers")
+        time.sleep(2)
+    flavors = {f["name"]: f["id"] for f in api.call("GET", "compute", "/flavors/detail?is_public=None")["flavors"]}
+    refs = []
+    for name, ram in TEST_FLAVORS:
+        if name not in flavors:
+            made = api.call("POST", "compute", "/flavors",
+                            {"flavor": {"name": name, "ram": ram, "vcpus": 1, "disk": 1}})["flavor"]
+            flavors[name] = made["id"]
+        refs.append(flavors[name])
+    version = api.call("GET", "compute", "/")["version"]
+    log(f"compute: image {GUEST_IMAGE} {image_id}, flavors {', '.join(n for n, _ in TEST_FLAVORS)}, "
+        f"microversions {version['min_version']} to {version['version']}")
+    return {"image_ref": image_id, "flavor_ref": refs[0], "flavor_ref_alt": refs[1],
+            "compute_min_microversion": version["min_version"], "compute_max_microversion": version["version"]}
+
+
 # --- what network tests need in the cloud --------------------------------------
 
 PUBLIC_NETWORK = "tempest-public"
@@ -570,7 +622,7 @@ def prepare_network(env: dict[str, str]) -> dict[str, str]:
 
 
 def write_tempest_conf(workspace: Path, env: dict[str, str], images: ImageServer,
-                       network: dict[str, str] | None = None) -> Path:
+                       compute: dict[str, str] | None = None, network: dict[str, str] | None = None) -> Path:
     template = string.Template((HERE / "tempest.conf.template").read_text())
     values = {
         "log_dir": str(workspace / "logs"),
@@ -584,6 +636,7 @@ def write_tempest_conf(workspace: Path, env: dict[str, str], images: ImageServer
         "region": env.get("OS_REGION_NAME") or "RegionOne",
         "http_image": f"{images.base}/cirros.tar.gz",
         "http_qcow2_image": f"{images.base}/cirros.qcow2",
+        **(compute or NO_COMPUTE),
         **(network or NO_NETWORK),
     }
     text = template.substitute(values)
@@ -802,8 +855,9 @@ def run_against(env: dict[str, str], args: argparse.Namespace, tempest: str, wor
     workspace = init_workspace(tempest, work)
     images = ImageServer(work / "images")
     try:
+        compute = prepare_compute(env, args.startup_timeout) if "compute" in args.areas.split(",") else None
         network = prepare_network(env) if "network" in args.areas.split(",") else None
-        conf = write_tempest_conf(workspace, env, images, network)
+        conf = write_tempest_conf(workspace, env, images, compute, network)
         shutil.copy(conf, out_dir / "tempest.conf")
         listed = list_selected(tempest, workspace, regex)
         t0 = time.monotonic()
