@@ -188,9 +188,13 @@ class AgentSupervisor:
         return cmd
 
     def start(self) -> None:
-        from gureum.agent.provider_bridges import ensure_provider_bridges  # noqa: PLC0415
+        from gureum.agent import external_side  # noqa: PLC0415
 
-        ensure_provider_bridges(self.settings.agent_netns, self.settings.bridge_mappings)
+        s = self.settings
+        external_side.ensure_provider_bridges(s.agent_netns, s.bridge_mappings)
+        if s.external_gateway and s.bridge_mappings:
+            bridge = next(iter(s.bridge_mappings.values()))
+            external_side.ensure_external_gateway(s.agent_netns, bridge, external_side.parse_gateway(s.external_gateway))
         self.thread.start()
 
     def _watch(self) -> None:
@@ -303,6 +307,15 @@ def cmd_up(args: argparse.Namespace) -> int:
         settings = settings.with_overrides(agent_netns=args.agent_netns)
     if args.agent_name_prefix:
         settings = settings.with_overrides(agent_name_prefix=args.agent_name_prefix)
+    if args.external_gateway:
+        from gureum.agent.external_side import parse_gateway  # noqa: PLC0415
+
+        try:
+            parse_gateway(args.external_gateway)
+        except ValueError as exc:
+            print(f"gureum up: {exc}", file=sys.stderr)
+            return 2
+        settings = settings.with_overrides(external_gateway=args.external_gateway)
     if getattr(args, "bridge_mapping", None):
         try:
             settings = settings.with_overrides(bridge_mappings=parse_bridge_mappings(args.bridge_mapping))
@@ -354,6 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="prefix of the namespaces and firewall tables the agent makes")
     up.add_argument("--bridge-mapping", action="append", metavar="PHYSNET:BRIDGE", default=argparse.SUPPRESS,
                     help="physical network to bridge on this host, repeatable (default: provider:br-provider)")
+    up.add_argument("--external-gateway", default="", metavar="ADDRESS/PREFIX",
+                    help="opt-in: give the provider bridge the external subnet's gateway (e.g. 203.0.113.1/24) and "
+                         "NAT that network out through this host, so floating IPs answer here with no routes")
     up.set_defaults(func=cmd_up)
 
     serve = sub.add_parser("serve", help="run a controller (APIs, scheduler) in the foreground",

@@ -75,6 +75,9 @@ class Settings:
     bridge_mappings: dict[str, str] = field(default_factory=lambda: {"provider": "br-provider"})
     # The address other hosts reach this one at for VXLAN ("" = what the hostname resolves to).
     agent_local_ip: str = ""
+    # Opt-in: the external subnet's gateway (e.g. 203.0.113.1/24), given to the first mapped
+    # bridge with NAT out through the host's routes, so floating IPs answer from this host.
+    external_gateway: str = ""
 
     @property
     def base_url(self) -> str:
