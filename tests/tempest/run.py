@@ -427,12 +427,17 @@ class Gureum:
         self.port = free_port()
         self.state_dir = state_dir
         self.log_path = log_path
+        # The agent's bridges, taps, DHCP and router namespaces live in namespaces of this run,
+        # never in the machine's own; stop() removes them.
+        self.netns_prefix = "gtt" + os.urandom(3).hex()
         self.cmd = [
             gureum, "up",
             "--state-dir", str(state_dir),
             "--listen", f"127.0.0.1:{self.port}",
             "--cloud-name", "gureum-tempest",
             "--clouds-yaml", str(state_dir.parent / "clouds.yaml"),
+            "--agent-netns", f"{self.netns_prefix}-host",
+            "--agent-name-prefix", self.netns_prefix,
             *extra,
         ]
         self.proc: subprocess.Popen | None = None
@@ -467,6 +472,10 @@ class Gureum:
             return
         if self.proc.poll() is None:
             stop_group(self.proc, grace=30)
+        from gureum.testing import remove_namespaces, stop_leftover_guests  # noqa: PLC0415
+
+        stop_leftover_guests(self.state_dir)
+        remove_namespaces(self.netns_prefix)
         self.log_file.close()
         log(f"gureum up stopped (status {self.proc.returncode}); its log: {self.log_path}")
         self.proc = None
