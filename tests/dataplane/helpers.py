@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gureum import testing
 from gureum.agent.dataplane import Dataplane, names, netns
 from gureum.agent.hypervisor.instance_metadata import InstanceMetadata
 from gureum.agent.protocol import (
@@ -297,11 +298,5 @@ class World:
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.1, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(interval)
+    """gureum.testing.wait_for with the short defaults a dataplane change needs."""
+    return testing.wait_for(predicate, timeout, interval, what)

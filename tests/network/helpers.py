@@ -16,10 +16,13 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def call(cloud: RunningCloud, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+def call(cloud: RunningCloud, method: str, path: str, body: Any = None,
+         token: str | bool | None = None) -> tuple[int, Any]:
     """One request to the network API; (status, parsed JSON body or None)."""
     data = json.dumps(body).encode() if body is not None else None
-    headers = {"Content-Type": "application/json", "X-Auth-Token": token or cloud.token()}
+    headers = {"Content-Type": "application/json"}
+    if token is not False:  # False: no token at all
+        headers["X-Auth-Token"] = token or cloud.token()
     req = urllib.request.Request(f"{cloud.base_url}/network{path}", data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
