@@ -385,8 +385,8 @@ class ComputeService:
         session.flush()
         return host
 
-    def _observe(self, session: Session, instance: Instance, seen: ObservedInstance | None, host: Host) -> bool:
-        """Move one instance along from what its node shows. True if desired state changed."""
+    def _observe(self, session: Session, instance: Instance, seen: ObservedInstance | None, host: Host) -> None:
+        """Move one instance along from what its node shows."""
         if seen is not None and seen.console_tail is not None:
             console = session.get(ConsoleLog, instance.uuid)
             if console is None:
@@ -398,7 +398,7 @@ class ComputeService:
                 instance.task_state = None
                 scheduler.release(session, instance.uuid)
                 session.query(ConsoleLog).filter(ConsoleLog.instance_uuid == instance.uuid).delete()
-            return False
+            return
         if seen is None:
             if instance.vm_state in (states.ACTIVE, states.STOPPED, states.PAUSED, states.SUSPENDED) and instance.launched_at:
                 # The node lost it (disk removed by hand, host rebuilt): say so, do not guess.
@@ -407,15 +407,15 @@ class ComputeService:
                     f"The guest's files are gone from host {host.hostname}. Rebuild the server "
                     "(openstack server rebuild) or delete it."
                 )
-            return False
+            return
         instance.power_state = seen.power_state
-        changed = self._finish_snapshots(session, instance, seen)
+        self._finish_snapshots(session, instance, seen)
         if seen.error:
             if instance.vm_state != states.ERROR or (instance.fault or {}).get("message") != seen.error:
                 instance.vm_state, instance.task_state = states.ERROR, None
                 instance.fault = fault(seen.error)
                 log.warning("instance %s failed on %s: %s", instance.uuid, host.hostname, seen.error)
-            return changed
+            return
         task = instance.task_state
         running = seen.power_state == states.RUNNING
         wanted = states.POWER_FOR_DESIRED.get(instance.desired_power)
@@ -423,41 +423,39 @@ class ComputeService:
             if running:
                 instance.vm_state, instance.task_state = states.ACTIVE, None
                 instance.launched_at = instance.launched_at or utcnow()
-            return changed
+            return
         if task in ("rebooting", "rebooting_hard"):
             if seen.reboot_count >= instance.reboot_count and running:
                 instance.task_state = None
-            return changed
+            return
         if task in ("rebuilding", "rebuild_spawning"):
             if seen.rebuild_count >= instance.rebuild_count and seen.power_state == wanted:
                 instance.task_state = None
                 instance.vm_state = states.VM_STATE_FOR_DESIRED[instance.desired_power]
-            return changed
+            return
         if task in ("resize_prep", "resize_migrating", "resize_finish"):
             if seen.resize_count >= instance.resize_count and seen.power_state == wanted:
                 instance.vm_state, instance.task_state = states.RESIZED, None
-            return changed
+            return
         if task == "resize_reverting":
             if seen.resize_count >= instance.resize_count and seen.power_state == wanted:
                 instance.vm_state = states.VM_STATE_FOR_DESIRED[instance.desired_power]
                 instance.task_state = None
-            return changed
+            return
         if task in ("powering-off", "powering-on", "pausing", "unpausing", "suspending", "resuming"):
             if seen.power_state == wanted:
                 instance.vm_state = states.VM_STATE_FOR_DESIRED[instance.desired_power]
                 instance.task_state = None
-            return changed
+            return
         if task is None and instance.vm_state == states.ACTIVE and seen.power_state == states.SHUTDOWN:
             # The guest powered itself off: Nova's power-state sync calls that stopped.
             instance.vm_state, instance.desired_power = states.STOPPED, "stopped"
             self._bump(session, host.id)
-            return True
-        return changed
 
-    def _finish_snapshots(self, session: Session, instance: Instance, seen: ObservedInstance) -> bool:
+    def _finish_snapshots(self, session: Session, instance: Instance, seen: ObservedInstance) -> None:
         pending = list(instance.snapshot_requests or [])
         if not pending:
-            return False
+            return
         done = set(seen.snapshots_done) | set(seen.snapshots_failed)
         remaining = [s for s in pending if s["image_id"] not in done]
         for image_id, reason in seen.snapshots_failed.items():
@@ -470,8 +468,6 @@ class ComputeService:
                 instance.task_state = None
             if instance.host_id is not None:
                 self._bump(session, instance.host_id)
-            return True
-        return False
 
     def _drop_failed_snapshot(self, image_id: str, project_id: str, reason: str) -> None:
         log.warning("snapshot image %s failed, deleting it: %s", image_id, reason)
