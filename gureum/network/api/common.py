@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gureum.http.endpoint import ApiRequest
+from gureum.http.errors import BadRequest
 from gureum.network.common import resource_body
 from gureum.network.service import NetworkService, network_service
 
@@ -82,3 +83,34 @@ def only_fields(req: ApiRequest, item: dict[str, Any]) -> dict[str, Any]:
 def in_session(req: ApiRequest, work: Callable[[Any, NetworkService], Any]) -> Any:
     with req.cloud.db.session() as session:
         return work(session, service(req))
+
+
+CreateOne = Callable[[Any, NetworkService, dict[str, Any]], dict[str, Any]]
+
+
+def create_one_or_bulk(req: ApiRequest, key: str, collection: str, create: CreateOne) -> dict[str, Any]:
+    """POST on a collection: `{key: {...}}` makes one, `{collection: [...]}` makes them all.
+
+    A bulk create runs every item through the same `create` in one session, so it is
+    all or nothing, as in neutron: the first bad item's error is the answer and the
+    rollback leaves none of the others behind. Items may be bare or wrapped in `{key: ...}`.
+    """
+    body = req.body
+    if isinstance(body, dict) and collection in body:
+        items = body[collection]
+        if not isinstance(items, list):
+            raise BadRequest(f"Invalid input for '{collection}': a bulk create needs a list of {key} objects.",
+                             kind="HTTPBadRequest")
+        if not items:
+            raise BadRequest("Resources required", kind="HTTPBadRequest")
+        wanted: list[dict[str, Any]] = []
+        for index, item in enumerate(items):
+            if isinstance(item, dict) and set(item) == {key}:
+                item = item[key]
+            if not isinstance(item, dict):
+                raise BadRequest(f"Invalid input for '{collection}': item {index} is not a {key} object.",
+                                 kind="HTTPBadRequest")
+            wanted.append(item)
+        return {collection: in_session(req, lambda s, svc: [create(s, svc, attrs) for attrs in wanted])}
+    attrs = body_of(req, key)
+    return {key: in_session(req, lambda s, svc: create(s, svc, attrs))}

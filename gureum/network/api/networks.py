@@ -7,7 +7,7 @@ from typing import Any
 from starlette.routing import BaseRoute, Route
 
 from gureum.http.endpoint import ApiRequest, endpoint
-from gureum.network.api.common import body_of, filtered, in_session, only_fields
+from gureum.network.api.common import body_of, create_one_or_bulk, filtered, in_session, only_fields
 
 
 @endpoint()
@@ -18,9 +18,8 @@ def list_networks(req: ApiRequest) -> Any:
 
 @endpoint(json_body=True, status=201)
 def create_network(req: ApiRequest) -> Any:
-    """Create a network."""
-    attrs = body_of(req, "network")
-    return {"network": in_session(req, lambda s, svc: svc.create_network(s, req.context, attrs))}
+    """Create a network, or several in one transaction (bulk)."""
+    return create_one_or_bulk(req, "network", "networks", lambda s, svc, attrs: svc.create_network(s, req.context, attrs))
 
 
 @endpoint()

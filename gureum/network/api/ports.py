@@ -7,7 +7,7 @@ from typing import Any
 from starlette.routing import BaseRoute, Route
 
 from gureum.http.endpoint import ApiRequest, endpoint
-from gureum.network.api.common import body_of, filtered, in_session, only_fields
+from gureum.network.api.common import body_of, create_one_or_bulk, filtered, in_session, only_fields
 
 
 @endpoint()
@@ -18,9 +18,9 @@ def list_ports(req: ApiRequest) -> Any:
 
 @endpoint(json_body=True, status=201)
 def create_port(req: ApiRequest) -> Any:
-    """Create a port."""
-    attrs = body_of(req, "port")
-    return {"port": in_session(req, lambda s, svc: svc.port_view(s, req.context, svc.create_port(s, req.context, attrs)))}
+    """Create a port, or several in one transaction (bulk)."""
+    return create_one_or_bulk(req, "port", "ports",
+                              lambda s, svc, attrs: svc.port_view(s, req.context, svc.create_port(s, req.context, attrs)))
 
 
 @endpoint()

@@ -7,7 +7,7 @@ from typing import Any
 from starlette.routing import BaseRoute, Route
 
 from gureum.http.endpoint import ApiRequest, endpoint
-from gureum.network.api.common import body_of, filtered, in_session, only_fields
+from gureum.network.api.common import body_of, create_one_or_bulk, filtered, in_session, only_fields
 
 
 @endpoint()
@@ -18,9 +18,8 @@ def list_subnets(req: ApiRequest) -> Any:
 
 @endpoint(json_body=True, status=201)
 def create_subnet(req: ApiRequest) -> Any:
-    """Create a subnet."""
-    attrs = body_of(req, "subnet")
-    return {"subnet": in_session(req, lambda s, svc: svc.create_subnet(s, req.context, attrs))}
+    """Create a subnet, or several in one transaction (bulk)."""
+    return create_one_or_bulk(req, "subnet", "subnets", lambda s, svc, attrs: svc.create_subnet(s, req.context, attrs))
 
 
 @endpoint()
