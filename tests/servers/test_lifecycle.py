@@ -30,7 +30,7 @@ def console(cloud: RunningCloud, name: str) -> str:
 
 def test_server_walk(cloud: RunningCloud, guest_image: str, keypair: tuple[str, Path]) -> None:
     name = unique("vm")
-    created = cloud.openstack_json("server", "create", "--flavor", "t2.micro", "--image", "gureum-guest",
+    created = cloud.openstack_json("server", "create", "--nic", "none", "--flavor", "t2.micro", "--image", "gureum-guest",
                                    "--key-name", keypair[0], "--wait", name)
     server_id = created["id"]
     assert created["status"] == "ACTIVE" and created["key_name"] == "mykey"
@@ -68,7 +68,7 @@ def test_no_host_fits_says_why(cloud: RunningCloud, guest_image: str) -> None:
     cloud.openstack("quota", "set", "--ram", "-1", "admin")
     cloud.openstack("flavor", "create", "--vcpus", "1", "--ram", "10000000", "--disk", "1", flavor)
     name = unique("toobig")
-    result = cloud.openstack("server", "create", "--flavor", flavor, "--image", "gureum-guest", "--wait", name,
+    result = cloud.openstack("server", "create", "--nic", "none", "--flavor", flavor, "--image", "gureum-guest", "--wait", name,
                              check=False)
     assert result.returncode != 0
     server = cloud.openstack_json("server", "show", name)
@@ -81,7 +81,7 @@ def test_no_host_fits_says_why(cloud: RunningCloud, guest_image: str) -> None:
 
 def test_member_sees_only_own_servers(cloud: RunningCloud, guest_image: str, member_env: dict[str, str]) -> None:
     admin_server = unique("admins")
-    cloud.openstack("server", "create", "--flavor", "t2.nano", "--image", "gureum-guest", "--wait", admin_server)
+    cloud.openstack("server", "create", "--nic", "none", "--flavor", "t2.nano", "--image", "gureum-guest", "--wait", admin_server)
     mine = unique("mine")
     cloud.openstack("server", "create", "--flavor", "t2.nano", "--image", "gureum-guest", "--wait", mine,
                     env=member_env)
@@ -121,7 +121,7 @@ def test_bad_input_is_a_clear_400(cloud: RunningCloud, guest_image: str) -> None
 
 def test_rebuild_resize_and_snapshot(cloud: RunningCloud, guest_image: str, keypair: tuple[str, Path]) -> None:
     name = unique("vm")
-    server = cloud.openstack_json("server", "create", "--flavor", "t2.nano", "--image", "gureum-guest",
+    server = cloud.openstack_json("server", "create", "--nic", "none", "--flavor", "t2.nano", "--image", "gureum-guest",
                                   "--key-name", keypair[0], "--wait", name)
     server_id = server["id"]
     spec = cloud.state_dir / "agent" / "instances" / server_id / "spec.json"
@@ -149,7 +149,7 @@ def test_rebuild_resize_and_snapshot(cloud: RunningCloud, guest_image: str, keyp
              "the snapshot task to end")
 
     from_snapshot = unique("fromsnap")
-    booted = cloud.openstack_json("server", "create", "--flavor", "t2.micro", "--image", snapshot, "--wait",
+    booted = cloud.openstack_json("server", "create", "--nic", "none", "--flavor", "t2.micro", "--image", snapshot, "--wait",
                                   from_snapshot)
     assert booted["status"] == "ACTIVE"
     wait_for(lambda: BANNER_PREFIX in console(cloud, from_snapshot), 180, 2, "the snapshot guest's banner")
