@@ -18,7 +18,7 @@ from gureum.agent.protocol import DesiredNic
 from gureum.compute.models import Instance
 from gureum.http.context import RequestContext
 from gureum.http.errors import Conflict
-from gureum.network.models import FloatingIP, IPAllocation, Network, Port
+from gureum.network.models import FloatingIP, IPAllocation, Network, Port, SecurityGroup
 
 
 def resolve_networks(session: Session, ctx: RequestContext, requested: Any) -> list[dict[str, Any]]:
@@ -71,6 +71,29 @@ def _ports(session: Session, instances: list[Instance]) -> dict[str, list[Port]]
     rows = {p.id: p for p in session.scalars(select(Port).where(Port.id.in_(ids)))}
     return {uuid: [rows[p] for p in port_ids if p in rows and rows[p].device_id == uuid]
             for uuid, port_ids in wanted.items()}
+
+
+def server_ports(session: Session, instance: Instance) -> list[Port]:
+    """The instance's ports (those still bound to it), in NIC order."""
+    return _ports(session, [instance]).get(instance.uuid, [])
+
+
+def security_group_names(session: Session, instances: list[Instance]) -> dict[str, list[str]]:
+    """The groups on each instance's ports, as Nova shows them: names (an id when unnamed), once each.
+
+    Only instances with ports are in the answer; for the others the groups asked for at
+    create are all there is to show.
+    """
+    ports_by_instance = {uuid: ports for uuid, ports in _ports(session, instances).items() if ports}
+    ids = {sg for ports in ports_by_instance.values() for p in ports for sg in p.security_groups or []}
+    names = dict(session.execute(select(SecurityGroup.id, SecurityGroup.name).where(SecurityGroup.id.in_(ids))).all()) \
+        if ids else {}
+    result: dict[str, list[str]] = {}
+    for uuid, ports in ports_by_instance.items():
+        # A group deleted behind the port's back (or not visible) is not shown, as in Nova.
+        shown = [names[sg] or sg for p in ports for sg in p.security_groups or [] if sg in names]
+        result[uuid] = list(dict.fromkeys(shown))
+    return result
 
 
 def nics(session: Session, instance: Instance) -> list[DesiredNic]:

@@ -1061,6 +1061,31 @@ class NetworkService:
 
     # ---- for the compute service ------------------------------------------------------
 
+    def has_addresses(self, session: Session, port: Port) -> bool:
+        return session.scalar(select(IPAllocation.id).where(IPAllocation.port_id == port.id).limit(1)) is not None
+
+    def find_security_group(self, session: Session, ctx: RequestContext, ref: str) -> SecurityGroup:
+        """A group by id, or by name in the caller's project, as nova looks one up in neutron.
+
+        `default` is the project's default group (made on first use). Unknown: NotFound;
+        a name two groups share: Conflict (nova's NoUniqueMatch).
+        """
+        sg = session.get(SecurityGroup, ref)
+        if sg is not None and (ctx.is_admin or sg.project_id == ctx.project_id):
+            return sg
+        if ref == "default":
+            default = self.ensure_default_sg(session, ctx.project_id)
+            sg = session.get(SecurityGroup, default) if default else None
+        else:
+            matches = list(session.scalars(select(SecurityGroup).where(
+                SecurityGroup.name == ref, SecurityGroup.project_id == ctx.project_id)))
+            if len(matches) > 1:
+                raise Conflict(f"Multiple security groups named {ref}: use an id.", kind="NoUniqueMatch")
+            sg = matches[0] if matches else None
+        if sg is None:
+            raise NotFound(f"Security group {ref} not found.", kind="SecurityGroupNotFound")
+        return sg
+
     def allocate_ports_for_server(self, session: Session, ctx: RequestContext, server_uuid: str,
                                   requested_networks: Iterable[dict[str, Any]], security_groups: Iterable[str],
                                   host: str) -> list[Port]:
@@ -1073,19 +1098,7 @@ class NetworkService:
         """
         groups: list[str] = []
         for ref in security_groups:
-            sg = session.get(SecurityGroup, ref)
-            if sg is None or not (ctx.is_admin or sg.project_id == ctx.project_id):
-                if ref == "default":
-                    default = self.ensure_default_sg(session, ctx.project_id)
-                    sg = session.get(SecurityGroup, default) if default else None
-                else:
-                    matches = list(session.scalars(select(SecurityGroup).where(
-                        SecurityGroup.name == ref, SecurityGroup.project_id == ctx.project_id)))
-                    if len(matches) > 1:
-                        raise Conflict(f"Multiple security groups named {ref}: use an id.", kind="NoUniqueMatch")
-                    sg = matches[0] if matches else None
-            if sg is None:
-                raise NotFound(f"Security group {ref} not found.", kind="SecurityGroupNotFound")
+            sg = self.find_security_group(session, ctx, ref)
             if sg.id not in groups:
                 groups.append(sg.id)
         ports: list[Port] = []

@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
-from gureum.compute.addresses import addresses_of
+from gureum.compute.addresses import addresses_of, security_group_names, server_ports
 from gureum.compute import scheduler, states
 from gureum.compute.api import server_views as views
 from gureum.compute.api.common import microversion
@@ -19,6 +19,7 @@ from gureum.compute.models import Host, Instance
 from gureum.compute.quotas import check_quota
 from gureum.http.endpoint import ApiRequest, endpoint
 from gureum.http.errors import ApiError, BadRequest, Conflict, NotFound
+from gureum.network.service import network_service
 
 Action = Callable[[ApiRequest, Instance, Any], Any]
 
@@ -115,7 +116,8 @@ def rebuild(req: ApiRequest, instance: Instance, body: Any) -> Any:
         fresh = session.get(Instance, instance.uuid)
         shown = fresh or updated
         server = views.updated(req, shown, host, _group_ids(shown),
-                               addresses=addresses_of(session, [shown]).get(shown.uuid))
+                               addresses=addresses_of(session, [shown]).get(shown.uuid),
+                               security_groups=security_group_names(session, [shown]).get(shown.uuid))
     # Below 2.75 rebuild shows key_name (2.54) and user_data (2.57) beyond PUT's shape;
     # from 2.75 it shows what GET does, with user_data in place of OS-EXT-SRV-ATTR:user_data.
     server.pop("OS-EXT-SRV-ATTR:user_data", None)
@@ -261,11 +263,68 @@ def force_delete(req: ApiRequest, instance: Instance, _body: Any) -> None:
     req.cloud.compute.delete(req.context, instance.uuid)
 
 
+def _group_ref(body: Any) -> str:
+    """The group an add/removeSecurityGroup names, checked as Nova checks it."""
+    if not isinstance(body, dict):
+        raise BadRequest("Missing parameter dict")
+    if "name" not in body:
+        raise BadRequest("Security group not specified")
+    name = body["name"]
+    if not isinstance(name, str):
+        raise BadRequest(f"Invalid input for field/attribute name. Value: {name!r}. {name!r} is not of type 'string'")
+    if not name.strip():
+        raise BadRequest("Security group name cannot be empty")
+    return name
+
+
+def _change_security_group(req: ApiRequest, instance: Instance, body: Any, adding: bool) -> None:
+    """Add a group to every port of the server, or take it off every port that has it (Nova on neutron).
+
+    One transaction: a port that cannot take the group leaves all of them as they were.
+    The agents see the port changes by themselves and rewrite the server's firewall.
+    """
+    req.cloud.policy.enforce(req.context, f"os_compute_api:os-security-groups:{'add' if adding else 'remove'}",
+                             {"project_id": instance.project_id})
+    ref = _group_ref(body)
+    network = network_service(req.cloud)
+    with req.cloud.db.session() as session:
+        try:
+            group = network.find_security_group(session, req.context, ref)
+        except NotFound as exc:
+            raise NotFound(f"Security group {ref} is not found for project {req.context.project_id}") from exc
+        except Conflict as exc:
+            raise Conflict(exc.message) from exc
+        fresh = session.get(Instance, instance.uuid)
+        ports = server_ports(session, fresh) if fresh is not None else []
+        if not ports:
+            raise NotFound(f"instance_id {instance.uuid} could not be found as device id on any ports")
+        if adding:
+            for port in ports:
+                if not port.port_security_enabled or not network.has_addresses(session, port):
+                    raise BadRequest("Network requires port_security_enabled and subnet associated in order to "
+                                     "apply security groups.")
+            changes = {p.id: [*p.security_groups, group.id] for p in ports if group.id not in p.security_groups}
+        else:
+            changes = {p.id: [g for g in p.security_groups if g != group.id] for p in ports
+                       if group.id in p.security_groups}
+            if not changes:
+                raise NotFound(f"Security group {ref} not associated with the instance {instance.uuid}")
+        for port_id, groups in changes.items():
+            network.update_port(session, req.context, port_id, {"security_groups": groups})
+
+
+def add_security_group(req: ApiRequest, instance: Instance, body: Any) -> None:
+    _change_security_group(req, instance, body, adding=True)
+
+
+def remove_security_group(req: ApiRequest, instance: Instance, body: Any) -> None:
+    _change_security_group(req, instance, body, adding=False)
+
+
 NOT_YET = {
     "shelve": "shelve", "shelveOffload": "shelve", "unshelve": "shelve", "migrate": "cold migration",
     "os-migrateLive": "live migration", "evacuate": "evacuation", "rescue": "rescue", "unrescue": "rescue",
     "changePassword": "password injection", "createBackup": "backups", "trigger_crash_dump": "crash dumps",
-    "addSecurityGroup": "security groups (networking)", "removeSecurityGroup": "security groups (networking)",
     "addFloatingIp": "floating IPs (networking)", "removeFloatingIp": "floating IPs (networking)",
     "os-getVNCConsole": "graphical consoles", "os-getSerialConsole": "interactive consoles",
     "os-getSPICEConsole": "graphical consoles", "os-resetNetwork": "network reset", "injectNetworkInfo": "network injection",
@@ -292,6 +351,8 @@ ACTIONS: dict[str, Action] = {
     "os-resetState": reset_state,
     "forceDelete": force_delete,
     "restore": restore,
+    "addSecurityGroup": add_security_group,
+    "removeSecurityGroup": remove_security_group,
 }
 
 

@@ -7,13 +7,15 @@ from typing import Any
 from sqlalchemy import select
 from starlette.routing import BaseRoute, Route
 
-from gureum.compute.addresses import addresses_of
+from gureum.compute.addresses import addresses_of, server_ports
 from gureum.compute.api.common import microversion
 from gureum.compute.api.server_views import iso
 from gureum.compute.api.servers import load_instance, target
 from gureum.compute.models import Instance, InstanceAction
 from gureum.http.endpoint import ApiRequest, endpoint
 from gureum.http.errors import BadRequest, Forbidden, NotFound
+from gureum.network.models import SecurityGroup
+from gureum.network.service import network_service
 
 MAX_METADATA_ITEMS = 128
 
@@ -226,6 +228,47 @@ def show_instance_action(req: ApiRequest) -> dict[str, Any]:
         return {"instanceAction": body}
 
 
+# -- os-security-groups of a server ---------------------------------------------------
+
+
+def _nova_rule(rule: dict[str, Any], groups: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A neutron ingress rule in Nova's old security group shape."""
+    from_port, to_port = rule["port_range_min"], rule["port_range_max"]
+    protocol = rule["protocol"]
+    if protocol and from_port is None and to_port is None:
+        # Nova shows "all ports" of a protocol as its full range.
+        from_port, to_port = (1, 65535) if protocol.upper() in ("TCP", "UDP") else (-1, -1)
+    remote = rule["remote_group_id"]
+    group = groups.get(remote) if remote else None
+    return {"id": rule["id"], "parent_group_id": rule["security_group_id"], "ip_protocol": protocol,
+            "from_port": from_port, "to_port": to_port,
+            "group": {"name": group["name"], "tenant_id": group["tenant_id"]} if group else {},
+            "ip_range": {} if remote else {"cidr": rule["remote_ip_prefix"] or "0.0.0.0/0"}}
+
+
+@endpoint(summary="List a server's security groups")
+def list_server_security_groups(req: ApiRequest) -> dict[str, Any]:
+    network = network_service(req.cloud)
+    with req.cloud.db.read() as session:
+        instance = load_instance(req, session, req.path["server_id"])
+        req.cloud.policy.enforce(req.context, "os_compute_api:os-security-groups:list",
+                                 {"project_id": instance.project_id})
+        ids = list(dict.fromkeys(sg for port in server_ports(session, instance) for sg in port.security_groups or []))
+        found = session.scalars(select(SecurityGroup).where(SecurityGroup.id.in_(ids))) if ids else []
+        views = {sg.id: network.sg_view(session, sg) for sg in found}
+        # Rules that point at another group name it: that group may not be on the server.
+        remote_ids = {r["remote_group_id"] for v in views.values() for r in v["security_group_rules"]
+                      if r["remote_group_id"] and r["remote_group_id"] not in views}
+        remotes = {sg.id: {"name": sg.name, "tenant_id": sg.project_id} for sg in
+                   session.scalars(select(SecurityGroup).where(SecurityGroup.id.in_(remote_ids)))} if remote_ids else {}
+    known = {**remotes, **{sg_id: {"name": v["name"], "tenant_id": v["project_id"]} for sg_id, v in views.items()}}
+    groups = [{"id": v["id"], "name": v["name"], "description": v["description"], "tenant_id": v["project_id"],
+               "rules": [_nova_rule(r, known) for r in v["security_group_rules"] if r["direction"] == "ingress"
+                         and (not r["remote_group_id"] or r["remote_group_id"] in known)]}
+              for v in views.values()]
+    return {"security_groups": sorted(groups, key=lambda g: (g["tenant_id"], g["name"]))}
+
+
 # -- os-server-password ----------------------------------------------------------------
 # Nova keeps a password only when a guest posts one to the metadata service (Windows
 # guests); gureum's guests never do, so there is never one to show: "" as in Nova.
@@ -264,6 +307,7 @@ def routes() -> list[BaseRoute]:
         Route(base + "/ips", list_ips, methods=["GET"]),
         Route(base + "/os-server-password", show_password, methods=["GET"]),
         Route(base + "/os-server-password", clear_password, methods=["DELETE"]),
+        Route(base + "/os-security-groups", list_server_security_groups, methods=["GET"]),
         Route(base + "/os-instance-actions", list_instance_actions, methods=["GET"]),
         Route(base + "/os-instance-actions/{request_id}", show_instance_action, methods=["GET"]),
     ]

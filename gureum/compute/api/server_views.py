@@ -43,7 +43,9 @@ def summary(req: ApiRequest, instance: Instance) -> dict[str, Any]:
 
 
 def detail(req: ApiRequest, instance: Instance, host: Host | None, group_ids: list[str] | None = None,
-           show_extra_specs: bool = False, addresses: dict[str, Any] | None = None) -> dict[str, Any]:
+           show_extra_specs: bool = False, addresses: dict[str, Any] | None = None,
+           security_groups: list[str] | None = None) -> dict[str, Any]:
+    """The server as GET shows it. `security_groups`: the names on its ports (None: it has none)."""
     mv = microversion(req)
     ctx = req.context
     is_admin = ctx.is_admin
@@ -82,8 +84,12 @@ def detail(req: ApiRequest, instance: Instance, host: Host | None, group_ids: li
         "OS-EXT-STS:vm_state": instance.vm_state,
         "OS-EXT-STS:power_state": instance.power_state,
         "os-extended-volumes:volumes_attached": [],
-        "security_groups": [{"name": name} for name in instance.security_groups or []],
+        "security_groups": [{"name": name} for name in (
+            instance.security_groups or [] if security_groups is None else security_groups)],
     }
+    if security_groups is not None and not security_groups:
+        # Nova shows the groups of the server's ports, and no key when they have none.
+        del body["security_groups"]
     if status in ("BUILD", "ACTIVE"):
         body["progress"] = 100 if status == "ACTIVE" else 0
     if is_admin:

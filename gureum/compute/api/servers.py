@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from starlette.routing import BaseRoute, Route
 
-from gureum.compute.addresses import addresses_of
+from gureum.compute.addresses import addresses_of, security_group_names
 from gureum.compute import states
 from gureum.compute.api import server_views as views
 from gureum.compute.api.common import microversion
@@ -406,8 +406,9 @@ def _list(req: ApiRequest, detailed: bool) -> dict[str, Any]:
         rows, next_marker = _paginate(req, rows)
         if detailed:
             addresses = addresses_of(session, rows)
+            groups = security_group_names(session, rows)
             items = [views.detail(req, r, hosts.get(r.host_id) if r.host_id else None,
-                                  addresses=addresses.get(r.uuid)) for r in rows]
+                                  addresses=addresses.get(r.uuid), security_groups=groups.get(r.uuid)) for r in rows]
         else:
             items = [views.summary(req, r) for r in rows]
     body: dict[str, Any] = {"servers": items}
@@ -484,7 +485,8 @@ def show_server(req: ApiRequest) -> dict[str, Any]:
         instance = load_instance(req, session, req.path["server_id"])
         req.cloud.policy.enforce(req.context, "os_compute_api:servers:show", target(instance))
         return {"server": views.detail(req, instance, _host(session, instance), _group_ids(session, instance),
-                                       addresses=addresses_of(session, [instance]).get(instance.uuid))}
+                                       addresses=addresses_of(session, [instance]).get(instance.uuid),
+                                       security_groups=security_group_names(session, [instance]).get(instance.uuid))}
 
 
 @endpoint(schema=UPDATE_SCHEMA, summary="Update a server")
@@ -505,7 +507,8 @@ def update_server(req: ApiRequest) -> dict[str, Any]:
             instance.access_ip_v6 = access_ip(changes["accessIPv6"], 6)
         session.flush()
         return {"server": views.updated(req, instance, _host(session, instance), _group_ids(session, instance),
-                                       addresses=addresses_of(session, [instance]).get(instance.uuid))}
+                                       addresses=addresses_of(session, [instance]).get(instance.uuid),
+                                       security_groups=security_group_names(session, [instance]).get(instance.uuid))}
 
 
 @endpoint(status=204, summary="Delete a server")
