@@ -44,7 +44,9 @@ def test_create_then_issue_a_token_with_the_cli(cloud: RunningCloud) -> None:
     token = cloud.openstack_json(
         "--os-auth-type", "v3applicationcredential",
         "--os-application-credential-id", created["ID"],
-        "--os-application-credential-secret", created["Secret"],
+        # One argument with '=': a secret may begin with '-' (url-safe base64), which argparse
+        # would take for an option (a 1-in-32 CI failure).
+        f"--os-application-credential-secret={created['Secret']}",
         "token", "issue",
         env=_app_cred_env(cloud, created["ID"], created["Secret"]),
     )
