@@ -32,6 +32,14 @@ def isotime(moment: datetime | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# The attributes image_view gives every image; any other key is one of the image's own properties.
+BASE_KEYS = frozenset({
+    "name", "disk_format", "container_format", "visibility", "size", "virtual_size", "status", "checksum",
+    "protected", "min_ram", "min_disk", "owner", "os_hidden", "os_hash_algo", "os_hash_value", "id", "created_at",
+    "updated_at", "tags", "self", "file", "schema",
+})
+
+
 def image_view(image: Image) -> dict[str, Any]:
     view: dict[str, Any] = {prop.name: prop.value for prop in image.properties}
     view.update(

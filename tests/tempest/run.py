@@ -51,8 +51,6 @@ REPO = HERE.parents[1]
 # yet, and each costs CI a minute or so of guest boots and waits to do it (the whole
 # tempest step must stay under 15 minutes). Take a module out of here when its API lands.
 COMPUTE_LEFT_OUT = (
-    r"images\.test_images\.",  # snapshots polled through the compute images proxy (/v2.1/images)
-    r"images\.test_images_oneserver",  # the same proxy
     r"admin\.test_migrations\.",  # os-migrations
     r"admin\.test_server_external_events\.",  # os-server-external-events
     r"servers\.test_create_server_multi_nic\.",  # needs project networks (create_isolated_networks)

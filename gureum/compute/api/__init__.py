@@ -29,6 +29,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "gureum.compute.api.servers",
     "gureum.compute.api.server_actions",
     "gureum.compute.api.server_extras",
+    "gureum.compute.api.images",
 )
 
 

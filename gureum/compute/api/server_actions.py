@@ -12,12 +12,14 @@ from gureum.compute.addresses import addresses_of, security_group_names, server_
 from gureum.compute import scheduler, states
 from gureum.compute.api import server_views as views
 from gureum.compute.api.common import microversion
+from gureum.compute.api.server_extras import _meta_items
 from gureum.compute.api.servers import _check_image_fits, _image_id, _user_data, access_ip, load_instance, target
 from gureum.compute.flavors import find_flavor, flavor_snapshot
 from gureum.compute.keypairs import get_keypair
 from gureum.compute.models import Host, Instance
 from gureum.compute.quotas import check_quota
 from gureum.http.endpoint import ApiRequest, endpoint
+from gureum.image.views import BASE_KEYS
 from gureum.http.errors import ApiError, BadRequest, Conflict, NotFound
 from gureum.network.service import network_service
 
@@ -191,21 +193,34 @@ def revert_resize(req: ApiRequest, instance: Instance, _body: Any) -> None:
                    resize_count=instance.resize_count + 1, task_state="resize_reverting")
 
 
+def _base_min_ram(req: ApiRequest, instance: Instance) -> int:
+    """A snapshot needs the RAM its base image needed, as Nova carries min_ram over."""
+    if not instance.image_ref:
+        return 0
+    try:
+        return int(req.cloud.image.get_image(req.context, instance.image_ref).get("min_ram") or 0)
+    except ApiError:
+        return 0  # the base image is gone or hidden from the caller: nothing to carry over
+
+
 def create_image(req: ApiRequest, instance: Instance, body: Any) -> Any:
     req.cloud.policy.enforce(req.context, "os_compute_api:servers:create_image", target(instance))
     if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"].strip():
         raise BadRequest("Invalid input for field/attribute createImage. Value: ... 'name' is a required property")
     _require("createImage", instance, (states.ACTIVE, states.STOPPED, states.PAUSED, states.SUSPENDED))
-    metadata = body.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        raise BadRequest("Invalid input for field/attribute metadata: expected an object.")
-    properties = {str(k): str(v) for k, v in metadata.items()}
-    properties.update({"image_type": "snapshot", "instance_uuid": instance.uuid, "base_image_ref": instance.image_ref,
-                       "owner_user_name": req.context.user_name, "owner_project_name": req.context.project_name or ""})
+    metadata = {} if body.get("metadata") is None else _meta_items(body["metadata"])
+    reserved = sorted(set(metadata) & BASE_KEYS)
+    if reserved:
+        raise BadRequest(f"Invalid input for field/attribute metadata: {', '.join(reserved)} is an image attribute, "
+                         "not metadata.")
+    # The caller's metadata goes over what the snapshot says of itself, as in Nova (image_type too).
+    properties = {"image_type": "snapshot", "instance_uuid": instance.uuid, "base_image_ref": instance.image_ref,
+                  "owner_user_name": req.context.user_name, "owner_project_name": req.context.project_name or "",
+                  **metadata}
     image = req.cloud.image.create_image(
         req.context,
         {"name": body["name"], "disk_format": "qcow2", "container_format": "bare", "visibility": "private",
-         "min_disk": instance.flavor.get("disk", 0), "min_ram": 0, **properties},
+         "min_disk": instance.flavor.get("disk", 0), "min_ram": _base_min_ram(req, instance), **properties},
     )
     requests = [*(instance.snapshot_requests or []), {"image_id": image["id"], "name": body["name"]}]
     req.cloud.compute.change(req.context, instance.uuid, "createImage", snapshot_requests=requests,
