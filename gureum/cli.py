@@ -391,8 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--netns", default="",
                        help="keep bridges, taps, the firewall and guests inside this network namespace, which "
                             "stands for the host (made if missing; '': the host's own namespace)")
-    agent.add_argument("--name-prefix", default="",
-                       help="prefix of the router/DHCP namespaces and firewall tables (several agents on one machine)")
+    agent.add_argument("--name-prefix", default="gureum-",
+                       help="prefix of the router/DHCP namespaces and firewall tables; the agent removes namespaces "
+                            "with it that are not desired, so never one another program uses (e.g. '' with neutron)")
     agent.add_argument("--bridge-mapping", action="append", metavar="PHYSNET:BRIDGE", default=[],
                        help="physical network to bridge, repeatable, like provider:br-ex")
     agent.add_argument("--local-ip", default="",

@@ -68,7 +68,8 @@ class Settings:
     # The agent's dataplane: "" keeps it in this host's own network namespace; a name puts
     # bridges, taps and guests in that namespace instead (a host stand-in, for tests and labs).
     agent_netns: str = ""
-    # Prefix of the namespaces and firewall tables the agent makes (several agents on one machine).
+    # Prefix of the namespaces and firewall tables the agent makes ("": the agent's default,
+    # gureum-; tests give each agent its own).
     agent_name_prefix: str = ""
     # Physical network -> bridge on this host, like the seed's provider:br-ex. The all-in-one
     # agent makes a missing bridge itself (with no uplink: see the README for connecting it).
