@@ -36,6 +36,7 @@ from gureum.agent.protocol import (
 from gureum.compute.hosts import is_up
 from gureum.compute.models import Host, Instance
 from gureum.network import ipam
+from gureum.network.routers import ROUTER_GATEWAY, ROUTER_INTERFACE
 from gureum.network.models import (
     FloatingIP,
     IPAllocation,
@@ -48,9 +49,7 @@ from gureum.network.models import (
 )
 
 DHCP_OWNER = "network:dhcp"
-ROUTER_INTERFACE_OWNER = "network:router_interface"
-ROUTER_GATEWAY_OWNER = "network:router_gateway"
-ROUTER_OWNERS = (ROUTER_INTERFACE_OWNER, ROUTER_GATEWAY_OWNER)
+ROUTER_OWNERS = (ROUTER_INTERFACE, ROUTER_GATEWAY)
 GUEST_OWNER_PREFIX = "compute:"
 # Neutron names a DHCP port's device "dhcp<host uuid>-<network id>"; the host part is
 # derived from the host's name so it is the same on every controller.
@@ -212,7 +211,7 @@ def _router(session: Session, router: Router, legs: list[Port], fixed: dict[str,
             addresses.append(f"{f.ip_address}/{prefix}")
         return DesiredRouterLeg(port_id=port.id, mac=port.mac_address, network_id=port.network_id, addresses=addresses)
 
-    gateway = next((p for p in legs if p.device_owner == ROUTER_GATEWAY_OWNER), None)
+    gateway = next((p for p in legs if p.device_owner == ROUTER_GATEWAY), None)
     nexthop = None
     if gateway is not None:
         for f in fixed.get(gateway.id, []):
@@ -228,7 +227,7 @@ def _router(session: Session, router: Router, legs: list[Port], fixed: dict[str,
         gateway=leg(gateway) if gateway is not None else None,
         gateway_nexthop=nexthop,
         enable_snat=router.enable_snat,
-        interfaces=[leg(p) for p in legs if p.device_owner == ROUTER_INTERFACE_OWNER],
+        interfaces=[leg(p) for p in legs if p.device_owner == ROUTER_INTERFACE],
         routes=[dict(r) for r in router.routes or []],
         floating_ips=[DesiredFloatingIp(id=f.id, floating_ip=f.floating_ip_address, fixed_ip=f.fixed_ip_address or "",
                                         port_id=f.port_id or "") for f in floating],
@@ -261,11 +260,12 @@ def place_routers(session: Session) -> bool:
             router.host = min(candidates, key=lambda h: (load[h.hostname], h.hostname)).hostname
             load[router.host] += 1
             moved = True
-        for port in session.scalars(select(Port).where(
-                Port.device_id == router.id, Port.device_owner.in_(ROUTER_OWNERS),
-                Port.binding_host_id != router.host)):
-            port.binding_host_id = router.host
-            moved = True
+    session.flush()
+    # Legs not (yet) bound where their router runs, in one query: this runs on every report.
+    for port, host in session.execute(select(Port, Router.host).join(Router, Port.device_id == Router.id).where(
+            Port.device_owner.in_(ROUTER_OWNERS), Port.binding_host_id != Router.host)):
+        port.binding_host_id = host
+        moved = True
     return moved
 
 

@@ -21,6 +21,7 @@ from gureum.http.context import RequestContext
 from gureum.http.errors import BadRequest, Conflict, NotFound
 from gureum.network import ipam
 from gureum.network.common import as_ip, as_str, check_keys, read_only, timestamp
+from gureum.network.desired import DHCP_OWNER
 from gureum.network.models import (
     FloatingIP,
     IPAllocation,
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
 FLOATING_IP_OWNER = "network:floatingip"
 # Ports that belong to the network service itself: never the inside end of a floating IP.
-SERVICE_OWNERS = (ROUTER_INTERFACE, ROUTER_GATEWAY, FLOATING_IP_OWNER, "network:dhcp")
+SERVICE_OWNERS = (ROUTER_INTERFACE, ROUTER_GATEWAY, FLOATING_IP_OWNER, DHCP_OWNER)
 
 FIP_KEYS = {"floating_network_id", "floating_ip_address", "subnet_id", "port_id", "fixed_ip_address",
             "description", "project_id", "tenant_id"}
