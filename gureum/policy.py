@@ -3,12 +3,18 @@
 Defaults always apply; a YAML file only overrides the rules it names. An empty
 or missing file is the defaults (the seed's empty policy.yaml locked the admin
 out of `identity:create_registered_limits`; here that cannot happen).
+
+Services enforce policy, never HTTP handlers (the service contract): a method
+whose target is known from its arguments declares it with `@enforces(...)`; a
+method whose target is a row it loads calls `self.cloud.policy.enforce(...)`
+on that row inside its own transaction.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import functools
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -263,3 +269,31 @@ class Enforcer:
     def enforce(self, ctx: RequestContext, action: str, target: Mapping[str, Any] | None = None) -> None:
         if not self.authorize(ctx, action, target):
             raise Forbidden(f"You are not authorized to perform the requested action: {action}.")
+
+
+TargetOf = Callable[..., Mapping[str, Any]]
+
+
+def own_project(ctx: RequestContext, *_args: Any, **_kwargs: Any) -> dict[str, Any]:
+    """The default target: the caller's own project (creates and lists)."""
+    return {"project_id": ctx.project_id, "user_id": ctx.user_id}
+
+
+def enforces(action: str, target: TargetOf = own_project) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a service method's policy action; it is checked before the method runs.
+
+    The method is `method(self, ctx, *args, **kwargs)` on a service that holds
+    `self.cloud`; `target(ctx, *args, **kwargs)` gives the policy target. The
+    action is kept on the function (`policy_action`) for docs and tests.
+    """
+
+    def decorate(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def enforced(self: Any, ctx: RequestContext, *args: Any, **kwargs: Any) -> Any:
+            self.cloud.policy.enforce(ctx, action, target(ctx, *args, **kwargs))
+            return method(self, ctx, *args, **kwargs)
+
+        enforced.policy_action = action  # type: ignore[attr-defined]
+        return enforced
+
+    return decorate

@@ -6,12 +6,19 @@ in between. So on SQLite a unit of work that may write begins IMMEDIATE (it
 waits for the write lock up front, under busy_timeout), and read-only units
 begin deferred and are refused if they try to write. PostgreSQL and MariaDB
 need neither: both kinds of session are ordinary transactions there.
+
+Sessions join (as oslo.db's enginefacade): inside an open `session()`, another
+`session()` or a `read()` yields that same session, so a service owns its
+transaction and still composes atomically with another service's method; the
+outermost block commits. A `session()` opened inside a `read()` is a bug
+(`WriteInsideRead`): the caller must open the write session first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -22,6 +29,10 @@ READ_ONLY_KEY = "gureum.read_only"
 
 class ReadOnlySessionWrite(RuntimeError):
     """A bug: something tried to write inside `Database.read()`."""
+
+
+class WriteInsideRead(RuntimeError):
+    """A bug: `Database.session()` was opened inside `Database.read()`."""
 
 
 def _normalize(url: str) -> str:
@@ -69,15 +80,31 @@ class Database:
         self.read_engine = read_engine
         self._sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessionmaker = sessionmaker(read_engine, expire_on_commit=False)
+        # The session the current task or thread is inside, if any (one per Database:
+        # tests run several clouds in one process).
+        self._current: ContextVar[Session | None] = ContextVar(f"gureum.db.session.{id(self)}", default=None)
 
     @property
     def write_factory(self) -> sessionmaker[Session]:
         """The factory of write sessions, for services that listen to what is written."""
         return self._sessionmaker
 
+    @property
+    def current(self) -> Session | None:
+        """The session this code runs inside, if any."""
+        return self._current.get()
+
     @contextmanager
     def session(self) -> Iterator[Session]:
+        """A unit of work that may write; joins the enclosing write session."""
+        outer = self._current.get()
+        if outer is not None:
+            if outer.info.get(READ_ONLY_KEY):
+                raise WriteInsideRead("Database.session() inside Database.read(); open the write session first")
+            yield outer
+            return
         session = self._sessionmaker()
+        reset = self._current.set(session)
         try:
             yield session
             session.commit()
@@ -85,15 +112,23 @@ class Database:
             session.rollback()
             raise
         finally:
+            self._current.reset(reset)
             session.close()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
+        """A read-only unit of work; joins the enclosing session of either kind."""
+        outer = self._current.get()
+        if outer is not None:
+            yield outer
+            return
         session = self._read_sessionmaker()
         session.info[READ_ONLY_KEY] = True
+        reset = self._current.set(session)
         try:
             yield session
         finally:
+            self._current.reset(reset)
             # close() ends the transaction and detaches rows with what they loaded;
             # a rollback() would expire them and break reads after the block.
             session.close()
