@@ -14,6 +14,33 @@ One-shot actions (reboot, rebuild, resize, snapshot) are counters in the desired
 state; the agent keeps the counters it last applied on the node and reports
 them, so an action runs exactly once even across restarts of either side.
 Every request carries `X-Gureum-Agent-Token`, a secret of the controller.
+
+Block storage rides on the same message (see ../shared/design/block-storage.md):
+
+  - `DesiredHostState.volumes`: every volume this host must hold (backend `file`:
+    `<state>/volumes/<id>.qcow2`; `rbd`: `volumes/volume-<id>` in Ceph). A volume
+    absent from the list is deleted by the host that has it, with its snapshots;
+    a larger `size_gb` is an extend (never a shrink); a volume that is present is
+    never re-made from its `source`. `snapshots` are the ids that must exist on it
+    (one missing is taken, one extra deleted); `revert_count` going up reverts it to
+    `revert_snapshot_id` once; `uploads` and `backups` run once each, reported by
+    id as done or failed.
+  - `DesiredHostState.exports`: this host serves a volume it holds to a guest on
+    `client_host` over NBD with TLS-PSK (one qemu-storage-daemon per host, the export
+    named after the attachment id); the report lists the attachment ids whose export
+    is up in `exports_up` and the daemon's address in `nbd_address`.
+  - `DesiredInstance.volumes`: the attachments the guest must have, with how its
+    QEMU reaches each volume (`transport`: the local file, an NBD export of another
+    host, or RBD). The guest sees each as a virtio disk with serial = the volume id
+    (`/dev/disk/by-id/virtio-<first 20 chars>`); a running guest gets it hot-plugged
+    over QMP, a stopped one at its next start. `boot_index=0` boots from it (boot from
+    volume: no root disk is made when `image_id` is empty).
+  - `ObservedInstance.volumes_attached`: the attachment ids QEMU shows;
+    `detach_pending`: those the guest has not released yet (retried every pass,
+    settled by stop/start); `volume_errors`: per attachment id, in plain words.
+  - `HostReport.volumes`: what the host holds (present, size, allocation, snapshots,
+    counters done), and `volume_backends` the free space per backend, so the
+    controller can refuse a volume bigger than it.
 """
 
 from __future__ import annotations
@@ -74,13 +101,142 @@ class DesiredInstance:
     flavor_name: str = ""
     launch_index: int = 0
     nics: list[DesiredNic] = field(default_factory=list)
+    # Volumes attached to the guest (block storage); see DesiredAttachment.
+    volumes: list[DesiredAttachment] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DesiredInstance":
         data = dict(data)
         data["snapshots"] = [_from_dict(DesiredSnapshot, s) for s in data.get("snapshots", [])]
         data["nics"] = [_from_dict(DesiredNic, n) for n in data.get("nics", [])]
+        data["volumes"] = [DesiredAttachment.from_dict(v) for v in data.get("volumes", [])]
         return _from_dict(cls, data)
+
+
+# -- block storage: volumes a host holds, exports it serves, attachments of its guests ------
+
+
+@dataclass(frozen=True)
+class VolumeTransport:
+    """How a guest's QEMU reaches a volume. Only the fields of its `kind` are used.
+
+    file: the volume is on this host (`<state>/volumes/<volume_id>.qcow2`); nothing else.
+    nbd:  another host exports it: `host:port`, export name (the attachment id), and the
+          TLS-PSK identity and key (hex) of *this* host, which the exporter also knows.
+    rbd:  Ceph: `pool`/`image`, cephx `user` and its `secret` (base64, as `ceph auth
+          get-key` prints it), the monitors (`mon_host`, "ip:port,ip:port") or a
+          `conf` path on this host when the node has its own ceph.conf.
+    """
+
+    kind: str = "file"  # file | nbd | rbd
+    host: str = ""
+    port: int = 0
+    export: str = ""
+    psk_identity: str = ""
+    psk_key: str = ""
+    pool: str = ""
+    image: str = ""
+    user: str = ""
+    secret: str = ""
+    mon_host: str = ""
+    conf: str = ""
+
+
+@dataclass(frozen=True)
+class DesiredAttachment:
+    attachment_id: str
+    volume_id: str
+    # The disk's serial as the guest sees it; Nova and Cinder use the volume id.
+    serial: str = ""
+    # 0: the boot disk (bootindex=0); None: a data disk.
+    boot_index: int | None = None
+    readonly: bool = False
+    transport: VolumeTransport = field(default_factory=VolumeTransport)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DesiredAttachment":
+        data = dict(data)
+        data["transport"] = _from_dict(VolumeTransport, data.get("transport") or {})
+        return _from_dict(cls, data)
+
+
+@dataclass(frozen=True)
+class VolumeSource:
+    """Where a new volume's first bytes come from; used only when the volume is created.
+
+    kind "" : empty (zeros).
+    image   : `id` is a Glance image the agent fetches like an instance's (ImageCache);
+              its format is checked and never used as a backing file.
+    snapshot: `id` is a snapshot of `volume_id`, a volume of the same host and backend.
+    volume  : `id` is a volume of the same host and backend (a clone of its present data).
+    backup  : `id` is a backup (restore); `location` is where its chunks are.
+    """
+
+    kind: str = ""
+    id: str = ""
+    volume_id: str = ""
+    location: str = ""
+
+
+@dataclass(frozen=True)
+class DesiredVolumeUpload:
+    """Volume -> image (os-volume_upload_image): convert and upload once."""
+
+    image_id: str
+    disk_format: str = "raw"  # raw | qcow2
+
+
+@dataclass(frozen=True)
+class DesiredBackup:
+    """A backup to take once, in Cinder's chunked layout (not yet implemented by the agent)."""
+
+    id: str
+    location: str = ""
+    # The backup this one is incremental on (block hashes compared), or None for a full one.
+    parent_id: str | None = None
+    # Back up this snapshot of the volume instead of its present data.
+    snapshot_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DesiredVolume:
+    id: str
+    # file | rbd (lvm and iscsi are not possible on these kernels: no device-mapper, no configfs)
+    backend: str = "file"
+    size_gb: int = 1
+    project_id: str = ""
+    source: VolumeSource = field(default_factory=VolumeSource)
+    # Snapshot ids that must exist on this volume (internal qcow2 snapshots / rbd snaps).
+    snapshots: list[str] = field(default_factory=list)
+    # Revert to a snapshot (Cinder 3.40): runs once each time the counter goes up.
+    revert_count: int = 0
+    revert_snapshot_id: str = ""
+    uploads: list[DesiredVolumeUpload] = field(default_factory=list)
+    backups: list[DesiredBackup] = field(default_factory=list)
+    # rbd only: where the image lives (the agent's own cluster settings otherwise).
+    rbd_pool: str = "volumes"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DesiredVolume":
+        data = dict(data)
+        data["source"] = _from_dict(VolumeSource, data.get("source") or {})
+        data["snapshots"] = [str(s) for s in data.get("snapshots", [])]
+        data["uploads"] = [_from_dict(DesiredVolumeUpload, u) for u in data.get("uploads", [])]
+        data["backups"] = [_from_dict(DesiredBackup, b) for b in data.get("backups", [])]
+        return _from_dict(cls, data)
+
+
+@dataclass(frozen=True)
+class DesiredExport:
+    """Serve a volume this host holds to a guest on another host, over NBD with TLS-PSK."""
+
+    attachment_id: str
+    volume_id: str
+    client_host: str
+    # The client host's PSK (identity and hex key): only it may open the export.
+    psk_identity: str = ""
+    psk_key: str = ""
+    readonly: bool = False
 
 
 # -- networking: what the dataplane of one host must build ------------------------------
@@ -258,6 +414,8 @@ class DesiredHostState:
     revision: int
     instances: list[DesiredInstance]
     networking: DesiredNetworking = field(default_factory=DesiredNetworking)
+    volumes: list[DesiredVolume] = field(default_factory=list)
+    exports: list[DesiredExport] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -269,6 +427,8 @@ class DesiredHostState:
             revision=int(data["revision"]),
             instances=[DesiredInstance.from_dict(i) for i in data.get("instances", [])],
             networking=DesiredNetworking.from_dict(data.get("networking") or {}),
+            volumes=[DesiredVolume.from_dict(v) for v in data.get("volumes", [])],
+            exports=[_from_dict(DesiredExport, e) for e in data.get("exports", [])],
         )
 
 
@@ -288,6 +448,46 @@ class ObservedInstance:
     error: str | None = None
     # The tail of the serial console, sent only when it changed.
     console_tail: str | None = None
+    # Attachment ids whose disk QEMU shows (hot-plugged, or built in at launch).
+    volumes_attached: list[str] = field(default_factory=list)
+    # Attachment ids detached in the desired state whose disk the guest has not released
+    # (no DEVICE_DELETED within 10 s): retried every pass; stop/start settles it.
+    detach_pending: list[str] = field(default_factory=list)
+    # Attachment id -> what failed attaching or detaching it, in plain words.
+    volume_errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ObservedVolume:
+    id: str
+    # False once the host holds nothing of it (after a delete): the controller forgets it.
+    present: bool = True
+    size_gb: int = 0
+    # Bytes really used (the qcow2 file's allocation, rbd's used size).
+    allocated_bytes: int = 0
+    # Snapshot ids present on it.
+    snapshots: list[str] = field(default_factory=list)
+    revert_count: int = 0
+    uploads_done: list[str] = field(default_factory=list)
+    uploads_failed: dict[str, str] = field(default_factory=dict)
+    backups_done: list[str] = field(default_factory=list)
+    backups_failed: dict[str, str] = field(default_factory=dict)
+    # A create/extend/snapshot/delete that failed, in plain words (retried every pass,
+    # except a source that cannot fit, which stays an error until the volume is deleted).
+    error: str | None = None
+    # True while a slow step (image -> volume, upload) runs in the background.
+    busy: bool = False
+
+
+@dataclass(frozen=True)
+class ObservedBackend:
+    """One volume backend of this host and its room, so placement can refuse what will not fit."""
+
+    name: str  # file | rbd
+    total_bytes: int = 0
+    free_bytes: int = 0
+    # Why the backend cannot serve (e.g. no Ceph configured, lvm: no device-mapper here).
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -322,6 +522,12 @@ class HostReport:
     floating_ips_up: list[str] = field(default_factory=list)
     # What the dataplane could not build, by network/port/router id, in plain words.
     network_errors: dict[str, str] = field(default_factory=dict)
+    # Every volume the host holds, including ones the controller no longer wants.
+    volumes: list[ObservedVolume] = field(default_factory=list)
+    volume_backends: list[ObservedBackend] = field(default_factory=list)
+    # Attachment ids whose NBD export is served, and where ("host:port"; "" when none).
+    exports_up: list[str] = field(default_factory=list)
+    nbd_address: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -332,6 +538,10 @@ class HostReport:
             hostname=str(data["hostname"]),
             capacity=_from_dict(HostCapacity, data.get("capacity", {})),
             instances=[_from_dict(ObservedInstance, i) for i in data.get("instances", [])],
+            volumes=[_from_dict(ObservedVolume, v) for v in data.get("volumes", [])],
+            volume_backends=[_from_dict(ObservedBackend, b) for b in data.get("volume_backends", [])],
+            exports_up=[str(e) for e in data.get("exports_up", [])],
+            nbd_address=str(data.get("nbd_address", "")),
             applied_revision=int(data.get("applied_revision", 0)),
             agent_version=str(data.get("agent_version", "")),
             ports_up=[str(p) for p in data.get("ports_up", [])],
