@@ -17,6 +17,8 @@ from gureum.http.endpoint import CLOUD_SCOPE_KEY
 from gureum.identity.api import identity_app
 from gureum.compute.agent_api import agent_app
 from gureum.compute.api import compute_app
+from gureum.dashboard import dashboard_app
+from gureum.dashboard.client import APP_SCOPE_KEY
 from gureum.http.errors import render_keystone, render_neutron, render_nova, render_webob
 from gureum.http.service_app import root_error_handlers
 from gureum.image.api import image_app
@@ -38,10 +40,15 @@ class CloudMiddleware:
         self.cloud = cloud
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         scope[CLOUD_SCOPE_KEY] = self.cloud
+        # The dashboard calls the APIs in-process through this very app.
+        scope[APP_SCOPE_KEY] = self
+        if scope["type"] == "websocket":
+            await self.app(scope, receive, send)
+            return
         request_id = "req-" + str(uuid.uuid4())
         scope["gureum.request_id"] = request_id
         started = time.perf_counter()
@@ -91,6 +98,8 @@ def build_app(cloud: Cloud) -> CloudMiddleware:
             Mount(SERVICE_PATHS["image"], app=image_app()),
             Mount(SERVICE_PATHS["compute"], app=compute_app()),
             Mount(SERVICE_PATHS["network"], app=network_app()),
+            # The dashboard: HTML pages, a client of the APIs above; not in the catalog.
+            Mount("/dashboard", app=dashboard_app()),
             # Agents only; not in the catalog.
             Mount("/agent", app=agent_app()),
         ]
