@@ -1,0 +1,109 @@
+"""The JS flows in a real Chromium: login, a launch that turns ACTIVE by itself (SSE), a CSRF
+refusal, keyboard-only launch, dark mode; a screenshot of each main page."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from gureum.testing import RunningCloud
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tenant_network(cloud: RunningCloud) -> str:
+    """The admin project's one network, so the launch page picks it by itself."""
+    name = "web-net"
+    existing = cloud.openstack_json("network", "list", "--name", name)
+    if not existing:
+        cloud.openstack("network", "create", name)
+        cloud.openstack("subnet", "create", "--network", name, "--subnet-range", "10.77.0.0/24", name + "-v4")
+    return name
+
+
+def log_in(page: Page, cloud: RunningCloud, wanted: str = "/dashboard/") -> None:
+    page.goto(wanted)
+    expect(page).to_have_url(re.compile(r"/dashboard/login"))
+    page.get_by_label("User name").fill("admin")
+    page.get_by_label("Password").fill(cloud.admin_password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_login_cookie_is_out_of_reach_of_scripts(page: Page, cloud: RunningCloud, shots: Path) -> None:
+    page.goto("/dashboard/login")
+    page.screenshot(path=str(shots / "login.png"))
+    log_in(page, cloud, "/dashboard/instances/")
+    expect(page).to_have_url(re.compile(r"/dashboard/instances/$"))
+    assert page.evaluate("document.cookie") == ""
+    cookie = next(c for c in page.context.cookies() if c["name"] == "gureum_token")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/dashboard"
+
+
+def test_launch_goes_active_by_itself(page: Page, cloud: RunningCloud, tenant_network: str, shots: Path) -> None:
+    log_in(page, cloud)
+    page.screenshot(path=str(shots / "overview.png"), full_page=True)
+    page.get_by_role("link", name="Launch an instance").click()
+    name = f"vm-{uuid.uuid4().hex[:6]}"
+    page.get_by_label("Name").fill(name)
+    expect(page.locator(".cli code")).to_contain_text(f"--network {tenant_network}")
+    expect(page.locator(".cli code")).to_contain_text(name)  # the preview followed the typing
+    page.screenshot(path=str(shots / "launch.png"), full_page=True)
+    page.get_by_role("button", name="Launch", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/dashboard/instances/"))
+    row = page.locator("tr", has=page.get_by_role("link", name=name))
+    # No reload: the row turns ACTIVE through the event stream (a marker proves the page stayed).
+    page.evaluate("window.__stayed = true")
+    expect(row.locator(".status")).to_have_text("ACTIVE", timeout=240_000)
+    assert page.evaluate("window.__stayed") is True
+    expect(page.locator("#live")).to_contain_text(name)
+    page.screenshot(path=str(shots / "instances.png"), full_page=True)
+    # Stop it from its row; it turns SHUTOFF by itself too.
+    row.get_by_role("button", name=f"Stop {name}").click()
+    expect(row.locator(".status")).to_have_text("SHUTOFF", timeout=120_000)
+
+
+def test_a_forged_request_is_refused(page: Page, cloud: RunningCloud) -> None:
+    log_in(page, cloud)
+    status = page.evaluate("""async () => {
+        const r = await fetch('/dashboard/instances/action', {method: 'POST',
+            headers: {'Content-Type': 'application/x-www-form-urlencoded'}, body: 'action=delete&server_id=x'});
+        return r.status; }""")
+    assert status == 403
+
+
+def test_keyboard_only_launch_in_dark_mode(browser, cloud: RunningCloud, tenant_network: str, shots: Path) -> None:
+    context = browser.new_context(base_url=cloud.base_url, color_scheme="dark", viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    try:
+        page.goto("/dashboard/login")
+        # The login form's first field has focus; everything below is keys only.
+        page.keyboard.type("admin")
+        page.keyboard.press("Tab")
+        page.keyboard.type(cloud.admin_password)
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(15, 20, 25)"  # the dark theme from prefers-color-scheme
+        page.keyboard.press("Tab")
+        expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+        page.goto("/dashboard/launch")
+        name = f"kb-{uuid.uuid4().hex[:6]}"
+        expect(page.get_by_label("Name")).to_be_focused()
+        page.keyboard.type(name)
+        page.keyboard.press("Enter")  # submits with every default
+        expect(page).to_have_url(re.compile(r"/dashboard/instances/"))
+        expect(page.get_by_role("link", name=name)).to_be_visible()
+        page.screenshot(path=str(shots / "instances-dark.png"), full_page=True)
+        page.get_by_role("button", name="Light theme").press("Enter")
+        assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"
+        # Clean up from the row's own button, by keyboard.
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name=f"Delete {name}").press("Enter")
+        expect(page.get_by_role("link", name=name)).to_have_count(0, timeout=60_000)
+    finally:
+        context.close()
