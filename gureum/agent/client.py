@@ -5,13 +5,14 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import shutil
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from gureum.agent.jobs import Cancelled
 from gureum.agent.protocol import AGENT_TOKEN_HEADER, DesiredHostState, HostReport
 
 
@@ -21,6 +22,24 @@ class ControllerUnreachable(RuntimeError):
 
 class ControllerRefused(RuntimeError):
     """The controller answered with an error; the message is its own."""
+
+
+CHUNK_BYTES = 1024 * 1024
+
+
+class _CancellableReader:
+    """A file urllib sends chunk by chunk, that ends the upload once `cancel` is set."""
+
+    def __init__(self, file: BinaryIO, cancel: threading.Event | None) -> None:
+        self.file, self.cancel = file, cancel
+
+    def read(self, size: int = -1) -> bytes:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled("snapshot upload stopped: no longer wanted")
+        return self.file.read(size)
+
+    def close(self) -> None:
+        self.file.close()
 
 
 class ControllerClient:
@@ -57,22 +76,29 @@ class ControllerClient:
         answer = self._json("GET", f"/hosts/{urllib.parse.quote(hostname)}/desired?{query}", timeout=wait + 30)
         return DesiredHostState.from_dict(answer)
 
-    def download_image(self, image_id: str, target: Path) -> None:
-        """Write the image to `target` through a temporary file, so a half download never counts."""
-        partial = target.with_name(f".{target.name}.partial{os.getpid()}")
+    def download_image(self, image_id: str, target: Path, cancel: threading.Event | None = None) -> None:
+        """Write the image to `target` through a temporary file, so a half download never counts.
+
+        `cancel` set: stop between chunks (the image is no longer wanted here)."""
+        partial = target.with_name(f".{target.name}.partial{os.getpid()}.{threading.get_ident()}")
         try:
             with self._request("GET", f"/images/{image_id}/file", timeout=600) as response, open(partial, "wb") as out:
-                shutil.copyfileobj(response, out, 1024 * 1024)
+                while chunk := response.read1(CHUNK_BYTES):
+                    if cancel is not None and cancel.is_set():
+                        raise Cancelled(f"download of image {image_id} stopped: no longer wanted")
+                    out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)
 
-    def upload_snapshot(self, image_id: str, project_id: str, source: Path) -> None:
+    def upload_snapshot(self, image_id: str, project_id: str, source: Path,
+                        cancel: threading.Event | None = None) -> None:
         size = source.stat().st_size
         url = f"/images/{image_id}/file?project_id={urllib.parse.quote(project_id)}"
-        request = urllib.request.Request(self.base + url, data=open(source, "rb"), method="PUT")  # noqa: SIM115
+        data = _CancellableReader(open(source, "rb"), cancel)  # noqa: SIM115 - closed below
+        request = urllib.request.Request(self.base + url, data=data, method="PUT")
         request.add_header(AGENT_TOKEN_HEADER, self.token)
         request.add_header("Content-Type", "application/octet-stream")
         request.add_header("Content-Length", str(size))

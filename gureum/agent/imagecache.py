@@ -21,17 +21,32 @@ class ImageCache:
     def path_of(self, image_id: str) -> Path:
         return self.cache_dir / image_id
 
-    def ensure(self, image_id: str) -> Path:
+    def ready(self, image_id: str) -> Path | None:
+        """The cached image, or None while it is not (wholly) here."""
+        path = self.path_of(image_id)
+        return path if path.exists() else None
+
+    def ensure(self, image_id: str, cancel: threading.Event | None = None) -> Path:
+        """Fetch the image unless it is here; slow (minutes for a large image): run it beside the pass."""
         path = self.path_of(image_id)
         with self._locks[image_id]:
             if not path.exists():
-                self.client.download_image(image_id, path)
+                self.client.download_image(image_id, path, cancel)
                 path.chmod(0o444)
         return path
 
-    def prune(self, in_use: set[str]) -> None:
-        """Drop cached images no instance on this host uses (their overlays need the base)."""
+    def prune(self, in_use: set[str]) -> list[str]:
+        """Drop cached images no instance on this host uses (their overlays need the base); returns them."""
+        dropped = []
         for entry in self.cache_dir.iterdir():
             if entry.name.startswith(".") or entry.name in in_use:
                 continue
-            entry.unlink(missing_ok=True)
+            lock = self._locks[entry.name]
+            if not lock.acquire(blocking=False):
+                continue  # being fetched: someone wants it; never wait here (the pass calls this)
+            try:
+                entry.unlink(missing_ok=True)
+            finally:
+                lock.release()
+            dropped.append(entry.name)
+        return dropped

@@ -448,6 +448,9 @@ class ObservedInstance:
     error: str | None = None
     # The tail of the serial console, sent only when it changed.
     console_tail: str | None = None
+    # Slow work running for it beside the reconcile pass ("fetch image ID", "snapshot ID"):
+    # until it ends the instance is still building or uploading.
+    activity: str | None = None
     # Attachment ids whose disk QEMU shows (hot-plugged, or built in at launch).
     volumes_attached: list[str] = field(default_factory=list)
     # Attachment ids detached in the desired state whose disk the guest has not released

@@ -1,15 +1,20 @@
 """Make this node match its desired state, one instance at a time, idempotently.
 
 Every step checks what is already true before acting, so running it twice, or
-after a crash halfway through, converges to the same node.
+after a crash halfway through, converges to the same node. Slow work (fetching
+an image, taking and uploading a snapshot) runs beside the pass as a job keyed
+by the instance (gureum/agent/jobs.py): the pass leaves an instance with a job
+in flight alone, converges every other one, and the job's end wakes a pass.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +32,7 @@ from gureum.agent.hypervisor import (
 )
 from gureum.agent.dataplane import Dataplane, NetworkObservation
 from gureum.agent.imagecache import ImageCache
+from gureum.agent.jobs import Cancelled, Done, Failed, JobQueue
 from gureum.agent.metadata_index import MetadataIndex, metadata_of
 from gureum.agent.protocol import DesiredHostState, DesiredInstance, ObservedInstance
 
@@ -49,7 +55,8 @@ class NodeMemory:
 class Reconciler:
     def __init__(self, hypervisor: Hypervisor, images: ImageCache, applied: AppliedStore,
                  client: ControllerClient, scratch_dir: Path, dataplane: Dataplane,
-                 metadata: MetadataIndex) -> None:
+                 metadata: MetadataIndex, wake: Callable[[], None] = lambda: None) -> None:
+        """`wake` asks for a pass soon: a job beside the pass ended."""
         self.hv = hypervisor
         self.dataplane = dataplane
         self.metadata = metadata
@@ -61,6 +68,10 @@ class Reconciler:
         self.scratch_dir = scratch_dir
         scratch_dir.mkdir(parents=True, exist_ok=True)
         self.memory = NodeMemory()
+        self.jobs = JobQueue(wake)
+        # No job runs yet: whatever scratch holds was left by an agent that stopped mid-way.
+        for leftover in scratch_dir.iterdir():
+            _remove_path(leftover)
 
     # -- the pass -----------------------------------------------------------
 
@@ -82,21 +93,49 @@ class Reconciler:
                 log.warning("instance %s: %s", instance.uuid, message)
                 self.memory.errors[instance.uuid] = message
         present = {g.instance_id for g in self.hv.list_guests()} | self.applied.known()
-        for instance_uuid in present - set(wanted):
+        for instance_uuid in (present | self.jobs.keys()) - set(wanted):
+            if self.jobs.running(instance_uuid):
+                # Stop its job first; its end wakes the pass that removes the rest.
+                self.jobs.cancel(instance_uuid)
+                continue
+            self.jobs.cancel(instance_uuid)
+            self._forget_scratch(instance_uuid)
+            if instance_uuid not in present:
+                continue
             try:
                 log.info("instance %s is no longer wanted here: destroying it", instance_uuid)
                 self.hv.destroy(instance_uuid)
                 self.applied.forget(instance_uuid)
                 self.memory.errors.pop(instance_uuid, None)
                 self.memory.console_sent.pop(instance_uuid, None)
+                self.memory.snapshot_failures.pop(instance_uuid, None)
             except Exception as exc:  # noqa: BLE001
                 self.memory.errors[instance_uuid] = f"could not remove the guest: {_plain(exc)}"
+        self._prune_images(desired)
+
+    def _prune_images(self, desired: DesiredHostState) -> None:
+        """Keep the images a desired instance needs, and the bases of every overlay still on the node."""
+        in_use = {i.image_id for i in desired.instances}
+        for instance_uuid in self.applied.known():
+            done = self.applied.load(instance_uuid)
+            if done is not None:
+                in_use.add(done.image_id)
+        try:
+            for image_id in self.images.prune(in_use):
+                log.info("image %s is no longer used here: dropped from the cache", image_id)
+        except OSError as exc:
+            log.warning("image cache: %s", exc)
 
     def converge(self, want: DesiredInstance) -> None:
+        if self.jobs.running(want.uuid):
+            return  # its slow work is in flight; the pass that job wakes takes over
         done = self.applied.load(want.uuid)
         guest = self._observe(want.uuid)
         if guest is None or done is None or want.rebuild_count > done.rebuild_count:
-            self._build(want, rebuild=guest is not None)
+            base = self._image(want)
+            if base is None:
+                return  # still fetching: reported as building
+            self._build(want, base, rebuild=guest is not None)
             done = self.applied.load(want.uuid)
             guest = self._observe(want.uuid)
             assert done is not None and guest is not None
@@ -109,9 +148,11 @@ class Reconciler:
             done.reboot_count = want.reboot_count
             self.applied.save(want.uuid, done)
             guest = self._observe(want.uuid)
+        failed = self.memory.snapshot_failures.get(want.uuid, {})
         for snapshot in want.snapshots:
-            if snapshot.image_id not in done.snapshots_done:
-                self._snapshot(want, snapshot.image_id, done)
+            if snapshot.image_id not in done.snapshots_done and snapshot.image_id not in failed:
+                if not self._snapshot(want, snapshot.image_id, done):
+                    return  # uploading beside the pass; power follows once it is through
         assert guest is not None
         self._set_power(want, guest)
 
@@ -123,9 +164,19 @@ class Reconciler:
         except GuestNotFound:
             return None
 
-    def _build(self, want: DesiredInstance, rebuild: bool) -> None:
+    def _image(self, want: DesiredInstance) -> Path | None:
+        """The instance's image in the cache, or None while a job fetches it."""
+        base = self.images.ready(want.image_id)
+        if base is not None:
+            return base
+        outcome = self.jobs.ensure(want.uuid, f"fetch image {want.image_id}",
+                                   lambda cancel: self.images.ensure(want.image_id, cancel))
+        if isinstance(outcome, Failed):
+            raise outcome.error
+        return outcome.value if isinstance(outcome, Done) else None
+
+    def _build(self, want: DesiredInstance, base: Path, rebuild: bool) -> None:
         """Create (or re-create, for rebuild) the guest from its image; it starts running."""
-        base = self.images.ensure(want.image_id)
         if rebuild:
             self.hv.destroy(want.uuid)
         spec = GuestSpec(
@@ -138,7 +189,10 @@ class Reconciler:
             config_drive=self._config_drive(want) if want.config_drive else None,
             nics=[NicSpec(mac=nic.mac, tap=self.dataplane.tap_name(nic.port_id), mtu=nic.mtu) for nic in want.nics],
         )
-        self.hv.spawn(spec)
+        try:
+            self.hv.spawn(spec)
+        finally:
+            self._forget_scratch(want.uuid)  # spawn copied the config drive into the instance dir
         self.applied.save(
             want.uuid,
             Applied(reboot_count=want.reboot_count, rebuild_count=want.rebuild_count,
@@ -156,17 +210,32 @@ class Reconciler:
         done.vcpus, done.memory_mb, done.root_gb = want.vcpus, want.memory_mb, want.root_gb
         self.applied.save(want.uuid, done)
 
-    def _snapshot(self, want: DesiredInstance, image_id: str, done: Applied) -> None:
-        with tempfile.TemporaryDirectory(dir=self.scratch_dir, prefix="snapshot-") as scratch:
-            target = Path(scratch) / "snapshot.qcow2"
-            try:
-                self.hv.snapshot(want.uuid, target)
-                self.client.upload_snapshot(image_id, want.project_id, target)
-            except Exception as exc:  # noqa: BLE001 - report it; the guest itself is fine
-                self.memory.snapshot_failures.setdefault(want.uuid, {})[image_id] = _plain(exc)
-                return
+    def _snapshot(self, want: DesiredInstance, image_id: str, done: Applied) -> bool:
+        """Take and upload one snapshot as a job; True once it ended (done or failed)."""
+        outcome = self.jobs.ensure(want.uuid, f"snapshot {image_id}",
+                                   lambda cancel: self._take_snapshot(want, image_id, cancel))
+        if isinstance(outcome, Failed):
+            # Reported; the controller drops the request and its image. The guest itself is fine.
+            self.memory.snapshot_failures.setdefault(want.uuid, {})[image_id] = _plain(outcome.error)
+            return True
+        if not isinstance(outcome, Done):
+            return False
         done.snapshots_done = [*done.snapshots_done, image_id][-50:]
         self.applied.save(want.uuid, done)
+        return True
+
+    def _take_snapshot(self, want: DesiredInstance, image_id: str, cancel: threading.Event) -> None:
+        with tempfile.TemporaryDirectory(dir=self.scratch_dir, prefix="snapshot-") as scratch:
+            target = Path(scratch) / "snapshot.qcow2"
+            self.hv.snapshot(want.uuid, target)
+            if cancel.is_set():
+                raise Cancelled(f"snapshot {image_id} stopped: the instance is no longer wanted")
+            self.client.upload_snapshot(image_id, want.project_id, target, cancel)
+
+    def _forget_scratch(self, instance_uuid: str) -> None:
+        """What building this instance left in scratch (its config drive)."""
+        for leftover in self.scratch_dir.glob(f"{instance_uuid}.*"):
+            _remove_path(leftover)
 
     def _set_power(self, want: DesiredInstance, guest: ObservedGuest) -> None:
         state = guest.power_state
@@ -203,7 +272,8 @@ class Reconciler:
     def observe_all(self) -> list[ObservedInstance]:
         seen: list[ObservedInstance] = []
         guests = {g.instance_id: g for g in self.hv.list_guests()}
-        for instance_uuid in set(guests) | self.applied.known() | set(self.memory.errors):
+        activity = self.jobs.names()
+        for instance_uuid in set(guests) | self.applied.known() | set(self.memory.errors) | set(activity):
             guest = guests.get(instance_uuid)
             done = self.applied.load(instance_uuid) or Applied()
             seen.append(
@@ -218,6 +288,7 @@ class Reconciler:
                     snapshots_failed=dict(self.memory.snapshot_failures.get(instance_uuid, {})),
                     error=self.memory.errors.get(instance_uuid),
                     console_tail=self._console_if_changed(instance_uuid) if guest else None,
+                    activity=activity.get(instance_uuid),
                 )
             )
         return seen
@@ -232,6 +303,13 @@ class Reconciler:
             return None
         self.memory.console_sent[instance_uuid] = fingerprint
         return text
+
+
+def _remove_path(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _plain(exc: BaseException) -> str:

@@ -22,7 +22,7 @@ from gureum.agent.metadata_index import MetadataIndex
 from gureum.agent.hypervisor import QemuHypervisor
 from gureum.agent.hypervisor.accel import Accel
 from gureum.agent.imagecache import ImageCache
-from gureum.agent.protocol import HostReport
+from gureum.agent.protocol import DesiredHostState, HostReport
 from gureum.agent.reconcile import Reconciler
 
 log = logging.getLogger("gureum.agent")
@@ -73,11 +73,18 @@ class Agent:
             state / "scratch",
             dataplane=self.dataplane,
             metadata=self.metadata,
+            wake=self.wake_pass,
         )
         self.vlan_supported = self.dataplane.vlan_supported()
         self.stopping = threading.Event()
         self._report_lock = threading.Lock()
         self.applied_revision = -1
+        # The newest desired state the watcher fetched, and a wish for a pass over it.
+        self._desired: DesiredHostState | None = None
+        self._pass_wanted = threading.Event()
+
+    def wake_pass(self) -> None:
+        self._pass_wanted.set()
 
     def report(self) -> int:
         network = self.reconciler.network
@@ -105,26 +112,56 @@ class Agent:
             except (ControllerUnreachable, ControllerRefused) as exc:
                 log.warning("heartbeat failed: %s", exc)
 
-    def run(self) -> None:
-        log.info("agent for host %s, controller %s, accelerator %s", self.hostname,
-                 self.settings.controller_url, self.hypervisor.accel.value)
-        threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True).start()
+    def _watch_desired(self) -> None:
+        """Long-poll the desired state; every answer (a change, or the resync after the wait) asks for a pass."""
+        seen = -1
         while not self.stopping.is_set():
             try:
-                self.report()
-                desired = self.client.desired(self.hostname, self.applied_revision, DESIRED_WAIT_SECONDS)
-                if self.stopping.is_set():
-                    break
-                self.reconciler.reconcile(desired)
-                self.applied_revision = desired.revision
+                desired = self.client.desired(self.hostname, seen, DESIRED_WAIT_SECONDS)
             except ControllerUnreachable as exc:
                 log.warning("controller unreachable, guests keep running; retrying: %s", exc)
                 self.stopping.wait(RETRY_SECONDS)
+                continue
             except ControllerRefused as exc:
                 log.error("controller refused the agent: %s", exc)
                 self.stopping.wait(RETRY_SECONDS * 5)
+                continue
+            seen = desired.revision
+            self._desired = desired
+            self.wake_pass()
+
+    def run(self) -> None:
+        """Passes run here, one at a time: on each new desired state, each resync, and each job's end."""
+        log.info("agent for host %s, controller %s, accelerator %s", self.hostname,
+                 self.settings.controller_url, self.hypervisor.accel.value)
+        threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True).start()
+        # Registered first: desired state is read for a host the controller knows.
+        while not self._report_quietly() and not self.stopping.wait(RETRY_SECONDS):
+            pass
+        threading.Thread(target=self._watch_desired, name="desired-watch", daemon=True).start()
+        while not self.stopping.is_set():
+            self._pass_wanted.wait(HEARTBEAT_SECONDS)
+            if self.stopping.is_set():
+                break
+            self._pass_wanted.clear()
+            desired = self._desired
+            if desired is None:
+                continue
+            self.reconciler.reconcile(desired)
+            self.applied_revision = desired.revision
+            self._report_quietly()
         self.dataplane.close()
         log.info("agent stopped; guests and the dataplane keep running")
+
+    def _report_quietly(self) -> bool:
+        try:
+            self.report()
+            return True
+        except ControllerUnreachable as exc:
+            log.warning("report failed, guests keep running: %s", exc)
+        except ControllerRefused as exc:
+            log.error("controller refused the report: %s", exc)
+        return False
 
     def stop(self) -> None:
         self.stopping.set()

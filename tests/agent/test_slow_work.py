@@ -1,0 +1,149 @@
+"""Slow work beside the reconcile pass, on a real cloud with a real agent and real guests.
+
+The cloud runs without its own agent; the test starts `gureum agent` pointed at a
+proxy of its own (trickle_proxy.py) that passes everything to the controller but
+serves one image as a 2 GiB trickle. While that download is in flight, another
+guest on the same node must still stop at once, and whatever the agent built in
+its scratch and image cache for a deleted guest must go.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from trickle_proxy import TrickleProxy
+
+from gureum.guest import BANNER_PREFIX
+from gureum.testing import (
+    VENV_BIN,
+    RunningCloud,
+    remove_namespaces,
+    remove_state,
+    start_cloud,
+    stop_leftover_guests,
+    wait_for,
+    wait_for_compute,
+)
+from tests.compute.nova_api import call
+from tests.conftest import short_state_dir, unique
+
+pytestmark = pytest.mark.slow
+
+STOP_WITHIN_SECONDS = 15.0
+
+
+@dataclass
+class SlowNode:
+    cloud: RunningCloud
+    proxy: TrickleProxy
+    agent_state: Path
+    agent: subprocess.Popen[bytes]
+    orphans: list[Path]
+
+
+@pytest.fixture(scope="module")
+def slow_node() -> Iterator[SlowNode]:
+    state = short_state_dir("gsw-")
+    cloud = start_cloud(state, "--no-agent")
+    proxy = TrickleProxy(cloud.base_url).start()
+    prefix = "gs" + os.urandom(3).hex()
+    host_ns = f"{prefix}-host"
+    subprocess.run(["ip", "netns", "add", host_ns], check=True)
+    subprocess.run(["ip", "-n", host_ns, "link", "set", "lo", "up"], check=True)
+    agent_state = state / "agent"
+    # What an agent killed mid-way leaves in scratch: swept when the next one starts.
+    scratch = agent_state / "scratch"
+    scratch.mkdir(parents=True)
+    orphans = [scratch / f"{uuid.uuid4()}.config.iso", scratch / "snapshot-killed"]
+    orphans[0].write_bytes(b"left by a killed agent")
+    orphans[1].mkdir()
+    (orphans[1] / "snapshot.qcow2").write_bytes(b"half a snapshot")
+    agent = subprocess.Popen(
+        [str(VENV_BIN / "gureum"), "agent", "--controller", proxy.url, "--token-file", str(state / "agent-token"),
+         "--state-dir", str(agent_state), "--hostname", f"{prefix}-node", "--netns", host_ns,
+         "--name-prefix", prefix],
+        stdout=open(state / "agent.log", "ab"), stderr=subprocess.STDOUT)  # noqa: SIM115 - the child owns it
+    try:
+        wait_for_compute(cloud)
+        yield SlowNode(cloud, proxy, agent_state, agent, orphans)
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        try:
+            agent.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            agent.kill()
+            agent.wait()
+        proxy.close()
+        cloud.stop()
+        stop_leftover_guests(agent_state)
+        remove_state(state)
+        remove_namespaces(prefix)
+
+
+def status_of(cloud: RunningCloud, name: str) -> str:
+    return cloud.openstack_json("server", "show", name)["status"]
+
+
+def test_orphans_in_scratch_are_swept_at_start(slow_node: SlowNode) -> None:
+    wait_for(lambda: not any(p.exists() for p in slow_node.orphans), 30, 0.5, "scratch swept")
+
+
+def test_stop_answers_while_a_large_image_downloads(slow_node: SlowNode, tmp_path: Path) -> None:
+    cloud, proxy = slow_node.cloud, slow_node.proxy
+    quick = unique("quick")
+    quick_id = cloud.openstack_json("server", "create", "--nic", "none", "--flavor", "t2.nano",
+                                    "--image", "gureum-guest", "--wait", quick)["id"]
+    # Booted far enough to heed the power button, so the stop below is the graceful one.
+    wait_for(lambda: BANNER_PREFIX in cloud.openstack("console", "log", "show", quick).stdout, 180, 2,
+             "the guest's banner")
+    scratch = slow_node.agent_state / "scratch"
+    assert not list(scratch.glob(f"{quick_id}*")), "the config drive stayed in scratch after the guest started"
+
+    # A 2 GiB image, as the proxy serves it: the data glance holds is only what the upload needs.
+    small = tmp_path / "large.img"
+    small.write_bytes(b"\0" * 4096)
+    large = unique("large")
+    proxy.slow_image_id = cloud.openstack_json("image", "create", "--disk-format", "raw", "--container-format",
+                                               "bare", "--file", str(small), large)["id"]
+    slow = unique("slow")
+    slow_id = cloud.openstack_json("server", "create", "--nic", "none", "--flavor", "t2.nano", "--image", large,
+                                   slow)["id"]
+    wait_for(proxy.trickling.is_set, 60, 0.2, "the agent to start downloading the large image")
+
+    started = time.monotonic()
+    cloud.openstack("server", "stop", quick)
+    accepted = time.monotonic()
+    wait_for(lambda: call(cloud, "GET", f"/servers/{quick_id}").body["server"]["status"] == "SHUTOFF",
+             STOP_WITHIN_SECONDS, 0.25, f"{quick} SHUTOFF while an image downloads")
+    took = time.monotonic() - started
+    print(f"server stop with a 2 GiB download in flight: SHUTOFF {took:.1f} s after `openstack server stop` "
+          f"began ({time.monotonic() - accepted:.1f} s after it returned; "
+          f"{proxy.trickled_bytes / 1024**2:.0f} MiB of the image trickled so far)")
+    assert took <= STOP_WITHIN_SECONDS
+    assert proxy.trickling.is_set(), "the download ended: the test proved nothing"
+    assert status_of(cloud, slow) == "BUILD"
+
+    # Deleting the guest whose image is still coming stops the download and leaves no partial file.
+    cloud.openstack("server", "delete", "--wait", slow)
+    assert proxy.trickle_ended.wait(30), "the download went on after its guest was deleted"
+    cache = slow_node.agent_state / "image-cache"
+    wait_for(lambda: not list(cache.glob(".*partial*")), 30, 0.5, "the partial download removed")
+    assert not (cache / proxy.slow_image_id).exists()
+    assert not list(scratch.glob(f"{slow_id}*"))
+
+    cloud.openstack("server", "delete", "--wait", quick)
+    instance_dir = slow_node.agent_state / "instances" / quick_id
+    wait_for(lambda: not instance_dir.exists(), 60, 1, "the deleted guest's files gone")
+    assert not list(scratch.glob(f"{quick_id}*")), "a deleted guest left files in scratch"
+    # No instance uses the guest image any more: the cache lets it go after a pass.
+    guest_image = cloud.openstack_json("image", "show", "gureum-guest")["id"]
+    wait_for(lambda: not (cache / guest_image).exists(), 30, 0.5, "the unused image pruned from the cache")
+    cloud.openstack("image", "delete", large)
