@@ -12,7 +12,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,7 +35,7 @@ from gureum.testing import (
     wait_for,
     wait_for_compute,
 )
-from tests.compute.nova_api import call
+from tests.compute.nova_api import call, token
 from tests.conftest import short_state_dir, unique
 
 pytestmark = pytest.mark.slow
@@ -147,3 +150,75 @@ def test_stop_answers_while_a_large_image_downloads(slow_node: SlowNode, tmp_pat
     guest_image = cloud.openstack_json("image", "show", "gureum-guest")["id"]
     wait_for(lambda: not (cache / guest_image).exists(), 30, 0.5, "the unused image pruned from the cache")
     cloud.openstack("image", "delete", large)
+
+
+def test_a_failed_snapshot_stalls_no_other_write(slow_node: SlowNode) -> None:
+    """Defect 7: the report that carries a failed snapshot deletes its image inside the report's
+    own transaction; a concurrent write elsewhere (a role grant) must neither wait nor fail."""
+    cloud = slow_node.cloud
+    name = unique("snapper")
+    server_id = cloud.openstack_json("server", "create", "--nic", "none", "--flavor", "t2.nano",
+                                     "--image", "gureum-guest", "--wait", name)["id"]
+    project, user = unique("grants"), unique("granted")
+    project_id = cloud.openstack_json("project", "create", project)["id"]
+    user_id = cloud.openstack_json("user", "create", "--password", uuid.uuid4().hex, user)["id"]
+    role_id = cloud.openstack_json("role", "show", "reader")["id"]
+    grant = f"{cloud.auth_url}/projects/{project_id}/users/{user_id}/roles/{role_id}"
+    admin = cloud.token()
+    answers: list[tuple[str, int, float]] = []
+    writing = threading.Event()
+    writing.set()
+
+    def write_grants() -> None:
+        while writing.is_set():
+            for method in ("PUT", "DELETE"):
+                started = time.monotonic()
+                request = urllib.request.Request(grant, method=method, headers={"X-Auth-Token": admin})
+                try:
+                    with urllib.request.urlopen(request, timeout=60) as response:
+                        status = response.status
+                except urllib.error.HTTPError as exc:
+                    status = exc.code
+                answers.append((method, status, time.monotonic() - started))
+
+    # The node cannot write the snapshot: its scratch is a file now (a broken disk would do the same).
+    scratch = slow_node.agent_state / "scratch"
+    aside = scratch.with_name("scratch.aside")
+    scratch.rename(aside)
+    scratch.write_text("not a directory")
+    writer = threading.Thread(target=write_grants, daemon=True)
+    writer.start()
+    try:
+        taken = call(cloud, "POST", f"/servers/{server_id}/action", {"createImage": {"name": unique("snap")}},
+                     version="2.45")
+        assert taken.status == 202, taken.body
+        image_id = taken.body["image_id"]
+
+        def snapshot_dropped() -> bool:
+            server = call(cloud, "GET", f"/servers/{server_id}").body["server"]
+            return server["OS-EXT-STS:task_state"] is None and image_status(cloud, image_id) == 404
+
+        wait_for(snapshot_dropped, 120, 0.5, "the failed snapshot's image deleted and the task ended")
+        time.sleep(3)  # a few more grants after the report that dropped it
+    finally:
+        writing.clear()
+        writer.join(60)
+        scratch.unlink()
+        aside.rename(scratch)
+    slowest = max(seconds for _, _, seconds in answers)
+    print(f"{len(answers)} role grants/revokes beside the failed snapshot: slowest {slowest:.2f} s")
+    assert {status for _, status, _ in answers} == {204}, answers
+    assert slowest < 5, f"a role grant waited {slowest:.1f} s beside the failed snapshot"
+    server = call(cloud, "GET", f"/servers/{server_id}").body["server"]
+    assert server["status"] == "ACTIVE"
+    cloud.openstack("server", "delete", "--wait", name)
+
+
+def image_status(cloud: RunningCloud, image_id: str) -> int:
+    request = urllib.request.Request(f"{cloud.base_url}/image/v2/images/{image_id}",
+                                     headers={"X-Auth-Token": token(cloud)})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
