@@ -23,6 +23,7 @@ from gureum.http.errors import render_keystone, render_neutron, render_nova, ren
 from gureum.http.service_app import root_error_handlers
 from gureum.image.api import image_app
 from gureum.network.api import network_app
+from gureum.objectstore.api.swift import render_swift, swift_app
 from gureum.openapi import openapi_json
 from gureum.services import SERVICES
 
@@ -58,7 +59,9 @@ class CloudMiddleware:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 headers = list(message.get("headers", []))
-                headers.append((b"x-openstack-request-id", request_id.encode()))
+                # A service that names its requests itself (Swift's X-Trans-Id) keeps its id.
+                if not any(key.lower() == b"x-openstack-request-id" for key, _ in headers):
+                    headers.append((b"x-openstack-request-id", request_id.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -87,7 +90,8 @@ async def root(request: Request) -> JSONResponse:
 
 def build_app(cloud: Cloud) -> CloudMiddleware:
     renderers = {SERVICE_PATHS["identity"]: render_keystone, SERVICE_PATHS["image"]: render_webob,
-                 SERVICE_PATHS["compute"]: render_nova, SERVICE_PATHS["network"]: render_neutron}
+                 SERVICE_PATHS["compute"]: render_nova, SERVICE_PATHS["network"]: render_neutron,
+                 SERVICE_PATHS["object-store"]: render_swift}
     app = Starlette(
         # A path no mount takes is still answered in the format of the service it names.
         exception_handlers=root_error_handlers(renderers, render_keystone),
@@ -98,6 +102,7 @@ def build_app(cloud: Cloud) -> CloudMiddleware:
             Mount(SERVICE_PATHS["image"], app=image_app()),
             Mount(SERVICE_PATHS["compute"], app=compute_app()),
             Mount(SERVICE_PATHS["network"], app=network_app()),
+            Mount(SERVICE_PATHS["object-store"], app=swift_app()),
             # The dashboard: HTML pages, a client of the APIs above; not in the catalog.
             Mount("/dashboard", app=dashboard_app()),
             # Agents only; not in the catalog.

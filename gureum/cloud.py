@@ -37,6 +37,9 @@ class Cloud:
         from gureum.network.service import NetworkService  # noqa: PLC0415
 
         self.network = NetworkService(self)
+        from gureum.objectstore.service import ObjectStoreService  # noqa: PLC0415
+
+        self.objectstore = ObjectStoreService(self)
 
     def migrate(self) -> None:
         upgrade(self.db.engine)
@@ -49,6 +52,8 @@ class Cloud:
         self.image.start()
         self.compute.start()
         self.network.start()
+        self.objectstore.start()
 
     def close(self) -> None:
+        self.objectstore.stop()
         self.db.dispose()

@@ -21,6 +21,8 @@ SERVICES: tuple[ServiceEntry, ...] = (
     ServiceEntry("image", "glance", "/image", "", "Image (Glance v2 API)"),
     ServiceEntry("compute", "nova", "/compute", "/v2.1", "Compute (Nova v2.1 API)"),
     ServiceEntry("network", "neutron", "/network", "", "Networking (Neutron v2.0 API)"),
+    ServiceEntry("object-store", "swift", "/object-store", "/v1/AUTH_%(project_id)s",
+                 "Object Storage (Swift v1 API)"),
 )
 
 
