@@ -62,6 +62,7 @@ AREAS: dict[str, str] = {
     "image": r"^tempest\.api\.image\.v2\.",
     "compute": r"^tempest\.api\.compute\.(?!" + "|".join(COMPUTE_LEFT_OUT) + ")",
     "network": r"^tempest\.api\.network\.",
+    "object_storage": r"^tempest\.api\.object_storage\.",
 }
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
