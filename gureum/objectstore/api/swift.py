@@ -86,10 +86,16 @@ async def _caller(request: Request, object_name: str = "") -> Caller:
     tempurl = None
     if "temp_url_sig" in query and "temp_url_expires" in query and object_name:
         tempurl = TempUrlParams(signature=query["temp_url_sig"], expires=query["temp_url_expires"],
-                                path=request.scope.get("root_path", "") + request.scope["path"],
+                                path=_full_path(request),
                                 method=request.method, object_name=object_name,
                                 prefix=query.get("temp_url_prefix"))
     return Caller(ctx=ctx, referrer=request.headers.get("referer", ""), tempurl=tempurl)
+
+
+def _full_path(request: Request) -> str:
+    """The path as the client sent it, mount prefix included (Starlette keeps it in scope["path"])."""
+    root, path = request.scope.get("root_path", ""), request.scope["path"]
+    return path if path.startswith(root) else root + path
 
 
 def _listing_query(request: Request) -> ListingQuery:
