@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_DOMAIN_ID = "default"
 ROLE_CHAIN = ("admin", "member", "reader")
-EXTRA_ROLES = ("manager", "service")
+# ResellerAdmin: Swift's reseller_admin_role (owns every account); tempest's object storage tests need it.
+EXTRA_ROLES = ("manager", "service", "ResellerAdmin")
 INTERFACES = ("public", "internal", "admin")
 ADMIN_PASSWORD_FILE = "admin-password"
 

@@ -132,4 +132,9 @@ IDENTITY_POLICIES: dict[str, str] = {
     "identity:create_credential": f"{ADMIN} or user_id:%(target.credential.user_id)s",
     "identity:update_credential": f"{ADMIN} or user_id:%(target.credential.user_id)s",
     "identity:delete_credential": f"{ADMIN} or user_id:%(target.credential.user_id)s",
+    # OS-EC2: the owner (the user in the path), or an admin; readers read.
+    "identity:ec2_get_credential": f"{READER} or user_id:%(target.credential.user_id)s",
+    "identity:ec2_list_credentials": f"{READER} or rule:owner",
+    "identity:ec2_create_credential": "rule:admin_or_owner",
+    "identity:ec2_delete_credential": f"{ADMIN} or user_id:%(target.credential.user_id)s",
 }

@@ -25,6 +25,8 @@ from gureum.http.context import RequestContext
 from gureum.http.errors import NotFound, Unauthorized
 from gureum.identity import catalog as catalog_mod
 from gureum.identity.assignments import effective_roles
+from gureum.identity import ec2 as ec2_mod
+from gureum.identity.ec2 import Ec2Credentials, Ec2Secret
 from gureum.identity.lockout import Lockout
 from gureum.identity.models import (
     ApplicationCredential,
@@ -81,6 +83,7 @@ class IdentityService:
         self._catalog: tuple[int, list[dict[str, Any]]] = (-1, [])
         self._limits: tuple[int, dict[tuple[str, str, str], int | None]] = (-1, {})
         self._roles: tuple[int, dict[tuple[str, str, str], tuple[tuple[str, str], ...]]] = (-1, {})
+        self.ec2 = Ec2Credentials(self)
 
     # -- life cycle -------------------------------------------------------------
 
@@ -139,6 +142,66 @@ class IdentityService:
         except NotFound as exc:
             raise Unauthorized(AUTH_REQUIRED, headers=self.www_authenticate()) from exc
         return replace(validated.context, remote_addr=remote_addr, request_id=request_id)
+
+    # -- signed requests (S3, EC2) ----------------------------------------------
+
+    def s3_context(
+        self, access_key: str, string_to_sign: str, signature: str, remote_addr: str = "", request_id: str = ""
+    ) -> RequestContext:
+        """Authenticate an S3 request in-process, as /v3/s3tokens does over HTTP.
+
+        `string_to_sign` is what the S3 layer built from the request (SigV2, or SigV4
+        starting `AWS4-HMAC-SHA256`; presigned URLs are the same math over the query's
+        parts). Answers the credential owner's context scoped to the credential's
+        project with the roles the owner holds there now. Raises
+        `ec2.UnknownAccessKey` or `ec2.SignatureMismatch` (both Unauthorized, 401),
+        or Unauthorized when the owner, the project or the roles are gone.
+
+        There is no raw-secret accessor: every S3 check is a signature over a string
+        the S3 layer builds, and the per-chunk signatures of aws-chunked SigV4 uploads
+        need only the day-scoped derived key, which `s3_signing_key` gives.
+        """
+        found = self.ec2.check_s3(access_key, string_to_sign.encode(), signature)
+        validated = self.resolve_ec2(found)
+        return replace(validated.context, remote_addr=remote_addr, request_id=request_id)
+
+    def s3_signing_key(self, access_key: str, string_to_sign: str) -> bytes:
+        """The SigV4 signing key for the scope of `string_to_sign` (for aws-chunked chunk signatures).
+
+        Check the request's own signature with `s3_context` first; this only derives the key.
+        """
+        return self.ec2.signing_key(access_key, string_to_sign.encode())
+
+    def token_for_s3(self, body: Any) -> ValidatedToken:
+        """POST /v3/s3tokens: the token a signed S3 request stands for (keystone answers 404 for an unknown key)."""
+        credentials = ec2_mod.signed_credentials(body)
+        try:
+            found = self.ec2.check_s3(str(credentials["access"]), ec2_mod.s3_string_to_sign(credentials),
+                                      str(credentials.get("signature", "")))
+        except ec2_mod.UnknownAccessKey as exc:
+            raise NotFound(exc.message) from exc
+        ec2_mod.check_timestamp(credentials)
+        return self.resolve_ec2(found)
+
+    def token_for_ec2(self, body: Any) -> tuple[str, ValidatedToken]:
+        """POST /v3/ec2tokens: a real token for a signed EC2 request."""
+        credentials = ec2_mod.signed_credentials(body)
+        try:
+            found = self.ec2.check_ec2(credentials)
+        except ec2_mod.UnknownAccessKey as exc:
+            raise NotFound(exc.message) from exc
+        ec2_mod.check_timestamp(credentials)
+        self.resolve_ec2(found)  # refuses a gone owner, project or role before minting
+        return self.issue(self.ec2.payload(found))
+
+    def resolve_ec2(self, found: Ec2Secret) -> ValidatedToken:
+        """The validated form of the token an ec2 credential stands for, without minting one."""
+        payload = self.ec2.payload(found)
+        with self.cloud.db.read() as session:
+            try:
+                return self._resolve(session, payload, "")
+            except NotFound as exc:
+                raise Unauthorized("User not valid for project.") from exc
 
     def www_authenticate(self) -> dict[str, str]:
         return {"WWW-Authenticate": f'Keystone uri="{self.cloud.settings.base_url}/identity"'}
@@ -254,12 +317,13 @@ class IdentityService:
 
     # -- catalog and limits -----------------------------------------------------
 
-    def catalog(self) -> list[dict[str, Any]]:
+    def catalog(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        """The catalog as this token sees it: `%(project_id)s` and friends filled in."""
         revision = self.revision.current()
         if self._catalog[0] != revision:
             with self.cloud.db.read() as session:
                 self._catalog = (revision, catalog_mod.build_catalog(session))
-        return self._catalog[1]
+        return catalog_mod.format_catalog(self._catalog[1], ctx.project_id, ctx.user_id)
 
     def limit_for(self, project_id: str, service_type: str, resource_name: str) -> int | None:
         """The project's limit, else the registered default, else None (the service decides)."""

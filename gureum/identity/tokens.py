@@ -22,7 +22,7 @@ from gureum.db.engine import Database
 from gureum.identity.models import TokenKey
 
 PAYLOAD_VERSION = 1
-METHOD_BITS = {"password": 1, "token": 2, "application_credential": 4, "totp": 8}
+METHOD_BITS = {"password": 1, "token": 2, "application_credential": 4, "totp": 8, "ec2credential": 16}
 
 
 class TokenInvalid(Exception):

@@ -105,7 +105,7 @@ def core_routes() -> list[BaseRoute]:
 
 
 # Modules that add routes (groups, application credentials, limits, ...) list them here.
-EXTRA_ROUTE_MODULES: tuple[str, ...] = ("gureum.identity.api.groups", "gureum.identity.api.app_credentials", "gureum.identity.api.limits", "gureum.identity.api.credentials")
+EXTRA_ROUTE_MODULES: tuple[str, ...] = ("gureum.identity.api.groups", "gureum.identity.api.app_credentials", "gureum.identity.api.limits", "gureum.identity.api.credentials", "gureum.identity.api.ec2")
 
 
 def identity_routes() -> list[BaseRoute]:

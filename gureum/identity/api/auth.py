@@ -39,7 +39,7 @@ def issue_token(req: ApiRequest) -> Response:
     payload = authenticate(identity, body["auth"], address)
     token, validated = identity.issue(payload)
     nocatalog = "nocatalog" in req.query
-    content = views.token(validated, None if nocatalog else identity.catalog())
+    content = views.token(validated, None if nocatalog else identity.catalog(validated.context))
     return JSONResponse(content, status_code=201, headers={"X-Subject-Token": token})
 
 
@@ -48,7 +48,7 @@ def validate_token(req: ApiRequest) -> Response:
     validated = _subject(req)
     req.cloud.policy.enforce(req.context, "identity:validate_token", _target(validated))
     nocatalog = "nocatalog" in req.query
-    content = views.token(validated, None if nocatalog else req.cloud.identity.catalog())
+    content = views.token(validated, None if nocatalog else req.cloud.identity.catalog(validated.context))
     return JSONResponse(content, headers={"X-Subject-Token": validated.context.token})
 
 
@@ -71,7 +71,7 @@ def revoke_token(req: ApiRequest) -> None:
 def auth_catalog(req: ApiRequest) -> dict[str, Any]:
     if req.context.scope_type is None:
         raise Unauthorized(AUTH_REQUIRED)
-    return {"catalog": req.cloud.identity.catalog(), "links": {"self": str(req.request.url)}}
+    return {"catalog": req.cloud.identity.catalog(req.context), "links": {"self": str(req.request.url)}}
 
 
 @endpoint(summary="Projects the caller can scope to")
