@@ -11,7 +11,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from gureum.dashboard import auth
-from gureum.dashboard.pages import instances, launch, overview
+from gureum.dashboard.pages import (api_access, floating_ips, images, instances, keypairs, launch, networks, overview,
+                                    security_groups, topology)
 from gureum.dashboard.session import PREFIX
 
 STATIC = Path(__file__).parent / "static"
@@ -48,6 +49,37 @@ def routes() -> list[BaseRoute]:
         Route("/launch", launch.launch_form, methods=["GET"]),
         Route("/launch", launch.launch, methods=["POST"]),
         Route("/launch/preview", launch.launch_preview, methods=["POST"]),
+        Route("/images/", images.images, methods=["GET"]),
+        Route("/images/", images.create_image, methods=["POST"]),
+        Route("/images/{image_id}/file", images.upload_file, methods=["PUT"]),
+        Route("/images/{image_id}/delete", images.delete_image, methods=["POST"]),
+        Route("/networks/", networks.networks, methods=["GET"]),
+        Route("/networks/", networks.create_network, methods=["POST"]),
+        Route("/networks/{network_id}/delete", networks.delete_network, methods=["POST"]),
+        Route("/routers/", networks.routers, methods=["GET"]),
+        Route("/routers/", networks.create_router, methods=["POST"]),
+        Route("/routers/{router_id}/interface", networks.router_interface, methods=["POST"]),
+        Route("/routers/{router_id}/delete", networks.delete_router, methods=["POST"]),
+        Route("/floating-ips/", floating_ips.floating_ips, methods=["GET"]),
+        Route("/floating-ips/", floating_ips.allocate, methods=["POST"]),
+        Route("/floating-ips/associate", floating_ips.associate_form, methods=["GET"]),
+        Route("/floating-ips/associate", floating_ips.associate, methods=["POST"]),
+        Route("/floating-ips/{fip_id}/disassociate", floating_ips.disassociate, methods=["POST"]),
+        Route("/floating-ips/{fip_id}/release", floating_ips.release, methods=["POST"]),
+        Route("/security-groups/", security_groups.groups, methods=["GET"]),
+        Route("/security-groups/", security_groups.create_group, methods=["POST"]),
+        Route("/security-groups/{group_id}/rules", security_groups.add_rule, methods=["POST"]),
+        Route("/security-groups/{group_id}/delete", security_groups.delete_group, methods=["POST"]),
+        Route("/security-groups/rules/{rule_id}/delete", security_groups.delete_rule, methods=["POST"]),
+        Route("/keypairs/", keypairs.keypairs, methods=["GET"]),
+        Route("/keypairs/", keypairs.create_keypair, methods=["POST"]),
+        Route("/keypairs/{name}/delete", keypairs.delete_keypair, methods=["POST"]),
+        Route("/topology/", topology.topology, methods=["GET"]),
+        Route("/api-access/", api_access.api_access, methods=["GET"]),
+        Route("/api-access/clouds.yaml", api_access.clouds_yaml, methods=["GET"]),
+        Route("/api-access/openrc.sh", api_access.openrc, methods=["GET"]),
+        Route("/api-access/credentials", api_access.create_credential, methods=["POST"]),
+        Route("/api-access/credentials/{cred_id}/delete", api_access.delete_credential, methods=["POST"]),
         Mount("/static", app=CachedStatic(directory=STATIC), name="static"),
     ]
 
@@ -55,6 +87,7 @@ def routes() -> list[BaseRoute]:
 def dashboard_app() -> Starlette:
     app = Starlette(routes=routes())
     # /dashboard/instances and the like also work without their slash.
-    for path in ("/instances", "/projects"):
+    for path in ("/instances", "/projects", "/images", "/networks", "/routers", "/floating-ips", "/security-groups",
+                 "/keypairs", "/topology", "/api-access", "/admin"):
         app.router.routes.append(Route(path, slash, methods=["GET"]))
     return app

@@ -9,7 +9,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from gureum.dashboard.client import ApiClient, ApiFailed
 from gureum.dashboard.session import CSRF_FIELD, CSRF_HEADER, PREFIX, Viewer, client_for, csrf_ok, to_login, viewer_of
@@ -33,11 +33,6 @@ templates.globals["tone"] = lambda status: STATUS_TONES.get(str(status), "busy" 
 def render(request: Request, name: str, viewer: Viewer | None, status: int = 200, **context: Any) -> HTMLResponse:
     html = templates.get_template(name).render(request=request, viewer=viewer, path=request.url.path, **context)
     return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
-
-
-@functools.lru_cache(maxsize=None)
-def _nothing() -> None:
-    return None
 
 
 class Page:
@@ -101,3 +96,21 @@ def refused(request: Request, viewer: Viewer | None = None) -> HTMLResponse:
     return render(request, "error.html", viewer, status=403, what="Request refused",
                   message="This change did not come from a dashboard page of this site (cross-origin or no CSRF "
                           "token), so nothing was changed. Reload the page and try again.")
+
+
+def back(path: str, notice: str = "") -> Response:
+    """After a change: the page again (POST-redirect-GET), with a notice of what happened."""
+    from urllib.parse import quote  # noqa: PLC0415
+
+    joiner = "&" if "?" in path else "?"
+    return RedirectResponse(f"{PREFIX}{path}" + (f"{joiner}notice={quote(notice)}" if notice else ""),
+                            status_code=303)
+
+
+def api_field(message: str, fields: tuple[str, ...]) -> str:
+    """The form field an API error message names ('Invalid input for field ...'), else 'form'."""
+    lowered = message.lower()
+    for name in fields:
+        if f"'{name}'" in lowered or f" {name} " in f" {lowered} " or f"{name}:" in lowered:
+            return name
+    return "form"

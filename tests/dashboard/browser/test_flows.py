@@ -107,3 +107,64 @@ def test_keyboard_only_launch_in_dark_mode(browser, cloud: RunningCloud, tenant_
         expect(page.get_by_role("link", name=name)).to_have_count(0, timeout=60_000)
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def edge(cloud: RunningCloud, tenant_network: str) -> str:
+    """An external network and a router from it to the tenant network, for floating IPs."""
+    if not cloud.openstack_json("router", "list", "--name", "edge"):
+        cloud.openstack("network", "create", "--external", "public")
+        cloud.openstack("subnet", "create", "--network", "public", "--subnet-range", "198.51.100.0/24",
+                        "--no-dhcp", "public-v4")
+        cloud.openstack("router", "create", "--external-gateway", "public", "edge")
+        cloud.openstack("router", "add", "subnet", "edge", tenant_network + "-v4")
+    return "edge"
+
+
+def test_associate_a_floating_ip_from_the_instance_row(page: Page, cloud: RunningCloud, edge: str) -> None:
+    log_in(page, cloud, "/dashboard/instances/")
+    row = page.locator("tbody tr").filter(has=page.locator(".status", has_text=re.compile("ACTIVE|SHUTOFF"))).first
+    name = row.locator("th").inner_text().strip()
+    row.get_by_role("link", name=f"Floating IP for {name}").click()
+    expect(page.get_by_role("heading", name=f"Floating IP for {name}")).to_be_visible()
+    expect(page.get_by_label("Floating IP")).to_contain_text("A new one from public")
+    page.get_by_role("button", name="Associate").click()
+    expect(page.locator("p.alert")).to_contain_text("now points at the instance")
+    fresh = page.locator("tr", has=page.get_by_role("link", name=name))
+    expect(fresh.locator(".addr", has_text="floating")).to_contain_text("198.51.100.", timeout=30_000)
+
+
+def test_topology_draws_and_links(page: Page, cloud: RunningCloud, edge: str, shots: Path) -> None:
+    log_in(page, cloud, "/dashboard/topology/")
+    svg = page.get_by_role("img", name="Network topology")
+    expect(svg).to_be_visible()
+    expect(svg.locator("a.router")).to_have_count(1)
+    expect(svg.locator("a.net.external")).to_contain_text("public")
+    page.screenshot(path=str(shots / "topology.png"), full_page=True)
+    svg.locator("a.router").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/routers/#router-"))
+
+
+def test_key_download_never_reaches_page_scripts(page: Page, cloud: RunningCloud, shots: Path) -> None:
+    log_in(page, cloud, "/dashboard/keypairs/")
+    name = f"key-{uuid.uuid4().hex[:6]}"
+    page.get_by_label("Name").fill(name)
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Create key pair").click()
+    download = info.value
+    assert download.suggested_filename == f"{name}.pem"
+    assert Path(download.path()).read_text().startswith("-----BEGIN")
+    page.goto("/dashboard/keypairs/")
+    expect(page.get_by_role("rowheader", name=name)).to_be_visible()
+    assert "BEGIN" not in page.content()
+    page.screenshot(path=str(shots / "keypairs.png"), full_page=True)
+
+
+@pytest.mark.parametrize("path", ["images", "networks", "routers", "floating-ips", "security-groups", "api-access"])
+def test_screenshot_of_each_page(page: Page, cloud: RunningCloud, shots: Path, path: str) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    log_in(page, cloud, f"/dashboard/{path}/")
+    expect(page.locator("h1")).to_be_visible()
+    page.screenshot(path=str(shots / f"{path}.png"), full_page=True)
+    assert errors == []
