@@ -10,13 +10,14 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from gureum.cloud import Cloud
 from gureum.http.endpoint import CLOUD_SCOPE_KEY
 from gureum.identity.api import identity_app
 from gureum.compute.agent_api import agent_app
 from gureum.compute.api import compute_app
+from gureum.console import proxy as console_proxy
 from gureum.dashboard import dashboard_app
 from gureum.dashboard.client import APP_SCOPE_KEY
 from gureum.http.errors import render_keystone, render_neutron, render_nova, render_webob
@@ -105,6 +106,11 @@ def build_app(cloud: Cloud) -> CloudMiddleware:
             Mount(SERVICE_PATHS["object-store"], app=swift_app()),
             # The dashboard: HTML pages, a client of the APIs above; not in the catalog.
             Mount("/dashboard", app=dashboard_app()),
+            # Serial consoles: the viewer's socket (Nova's serial URL) and the agent's, which
+            # dials out from its node; spliced here.
+            WebSocketRoute("/console/serial", console_proxy.viewer_socket),
+            Route("/agent/v1/hosts/{hostname}/consoles", console_proxy.agent_poll, methods=["GET"]),
+            WebSocketRoute("/agent/v1/hosts/{hostname}/console/{session}", console_proxy.agent_socket),
             # Agents only; not in the catalog.
             Mount("/agent", app=agent_app()),
         ]

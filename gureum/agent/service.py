@@ -16,6 +16,7 @@ from pathlib import Path
 from gureum import __version__
 from gureum.agent import node
 from gureum.agent.applied import AppliedStore
+from gureum.agent.console import ConsoleRelay
 from gureum.agent.client import ControllerClient, ControllerRefused, ControllerUnreachable
 from gureum.agent.dataplane import Dataplane
 from gureum.agent.metadata_index import MetadataIndex
@@ -139,6 +140,9 @@ class Agent:
         while not self._report_quietly() and not self.stopping.wait(RETRY_SECONDS):
             pass
         threading.Thread(target=self._watch_desired, name="desired-watch", daemon=True).start()
+        consoles = ConsoleRelay(self.settings.controller_url, self.settings.token, self.hostname,
+                                self.hypervisor.instances_dir)
+        threading.Thread(target=consoles.watch, args=(self.stopping,), name="console-watch", daemon=True).start()
         while not self.stopping.is_set():
             self._pass_wanted.wait(HEARTBEAT_SECONDS)
             if self.stopping.is_set():

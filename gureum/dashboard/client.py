@@ -107,7 +107,7 @@ class ApiClient:
         host = dict(outer.get("headers") or []).get(b"host", b"localhost")
         scope = {
             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method.upper(),
-            "scheme": outer.get("scheme", "http"), "server": outer.get("server"), "client": outer.get("client"),
+            "scheme": {"ws": "http", "wss": "https"}.get(outer.get("scheme", "http"), outer.get("scheme", "http")), "server": outer.get("server"), "client": outer.get("client"),
             "path": path, "raw_path": path.encode(), "root_path": "", "query_string": query_string.encode(),
             "headers": [(b"host", host)] + [(k.encode(), v.encode()) for k, v in all_headers.items()],
             "extensions": {},

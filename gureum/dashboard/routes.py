@@ -7,11 +7,11 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from gureum.dashboard import auth
-from gureum.dashboard.pages import (api_access, floating_ips, images, instances, keypairs, launch, networks, overview,
+from gureum.dashboard.pages import (api_access, console, floating_ips, images, instances, keypairs, launch, networks, overview,
                                     security_groups, topology)
 from gureum.dashboard.session import PREFIX
 
@@ -46,6 +46,8 @@ def routes() -> list[BaseRoute]:
         Route("/instances/{server_id}", instances.instance_detail, methods=["GET"]),
         Route("/instances/{server_id}/log", instances.console_log, methods=["GET"]),
         Route("/instances/{server_id}/change", instances.server_change, methods=["POST"]),
+        Route("/instances/{server_id}/console", console.console_page, methods=["GET"]),
+        WebSocketRoute("/instances/{server_id}/console/ws", console.console_socket),
         Route("/launch", launch.launch_form, methods=["GET"]),
         Route("/launch", launch.launch, methods=["POST"]),
         Route("/launch/preview", launch.launch_preview, methods=["POST"]),

@@ -55,7 +55,7 @@ def test_launch_goes_active_by_itself(page: Page, cloud: RunningCloud, tenant_ne
     page.screenshot(path=str(shots / "launch.png"), full_page=True)
     page.get_by_role("button", name="Launch", exact=True).click()
     expect(page).to_have_url(re.compile(r"/dashboard/instances/"))
-    row = page.locator("tr", has=page.get_by_role("link", name=name))
+    row = page.locator("tr", has=page.get_by_role("link", name=name, exact=True))
     # No reload: the row turns ACTIVE through the event stream (a marker proves the page stayed).
     page.evaluate("window.__stayed = true")
     expect(row.locator(".status")).to_have_text("ACTIVE", timeout=240_000)
@@ -97,14 +97,14 @@ def test_keyboard_only_launch_in_dark_mode(browser, cloud: RunningCloud, tenant_
         page.keyboard.type(name)
         page.keyboard.press("Enter")  # submits with every default
         expect(page).to_have_url(re.compile(r"/dashboard/instances/"))
-        expect(page.get_by_role("link", name=name)).to_be_visible()
+        expect(page.get_by_role("link", name=name, exact=True)).to_be_visible()
         page.screenshot(path=str(shots / "instances-dark.png"), full_page=True)
         page.get_by_role("button", name="Light theme").press("Enter")
         assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"
         # Clean up from the row's own button, by keyboard.
         page.once("dialog", lambda dialog: dialog.accept())
         page.get_by_role("button", name=f"Delete {name}").press("Enter")
-        expect(page.get_by_role("link", name=name)).to_have_count(0, timeout=60_000)
+        expect(page.get_by_role("link", name=name, exact=True)).to_have_count(0, timeout=60_000)
     finally:
         context.close()
 
@@ -130,7 +130,7 @@ def test_associate_a_floating_ip_from_the_instance_row(page: Page, cloud: Runnin
     expect(page.get_by_label("Floating IP")).to_contain_text("A new one from public")
     page.get_by_role("button", name="Associate").click()
     expect(page.locator("p.alert")).to_contain_text("now points at the instance")
-    fresh = page.locator("tr", has=page.get_by_role("link", name=name))
+    fresh = page.locator("tr", has=page.get_by_role("link", name=name, exact=True))
     expect(fresh.locator(".addr", has_text="floating")).to_contain_text("198.51.100.", timeout=30_000)
 
 
