@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from gureum.dashboard import auth
-from gureum.dashboard.pages import (api_access, console, floating_ips, images, instances, keypairs, launch, networks, overview,
+from gureum.dashboard.pages import (admin, api_access, console, floating_ips, images, instances, keypairs, launch, networks, overview,
                                     security_groups, topology)
 from gureum.dashboard.session import PREFIX
 
@@ -82,6 +82,17 @@ def routes() -> list[BaseRoute]:
         Route("/api-access/openrc.sh", api_access.openrc, methods=["GET"]),
         Route("/api-access/credentials", api_access.create_credential, methods=["POST"]),
         Route("/api-access/credentials/{cred_id}/delete", api_access.delete_credential, methods=["POST"]),
+        Route("/admin/", admin.hosts, methods=["GET"]),
+        Route("/admin/flavors/", admin.flavors, methods=["GET"]),
+        Route("/admin/flavors/", admin.create_flavor, methods=["POST"]),
+        Route("/admin/flavors/{flavor_id}/delete", admin.delete_flavor, methods=["POST"]),
+        Route("/admin/identity/", admin.identity, methods=["GET"]),
+        Route("/admin/identity/projects", admin.create_project, methods=["POST"]),
+        Route("/admin/identity/users", admin.create_user, methods=["POST"]),
+        Route("/admin/identity/roles", admin.grant_role, methods=["POST"]),
+        Route("/admin/quotas/", admin.quotas, methods=["GET"]),
+        Route("/admin/quotas/", admin.update_quotas, methods=["POST"]),
+        Route("/admin/agents/", admin.agents, methods=["GET"]),
         Mount("/static", app=CachedStatic(directory=STATIC), name="static"),
     ]
 

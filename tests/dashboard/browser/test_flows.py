@@ -160,11 +160,12 @@ def test_key_download_never_reaches_page_scripts(page: Page, cloud: RunningCloud
     page.screenshot(path=str(shots / "keypairs.png"), full_page=True)
 
 
-@pytest.mark.parametrize("path", ["images", "networks", "routers", "floating-ips", "security-groups", "api-access"])
+@pytest.mark.parametrize("path", ["images", "networks", "routers", "floating-ips", "security-groups", "api-access",
+                                  "admin", "admin/quotas"])
 def test_screenshot_of_each_page(page: Page, cloud: RunningCloud, shots: Path, path: str) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     log_in(page, cloud, f"/dashboard/{path}/")
     expect(page.locator("h1")).to_be_visible()
-    page.screenshot(path=str(shots / f"{path}.png"), full_page=True)
+    page.screenshot(path=str(shots / f"{path.replace('/', '-')}.png"), full_page=True)
     assert errors == []
