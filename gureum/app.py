@@ -20,13 +20,14 @@ from gureum.compute.api import compute_app
 from gureum.console import proxy as console_proxy
 from gureum.dashboard import dashboard_app
 from gureum.dashboard.client import APP_SCOPE_KEY
-from gureum.http.errors import render_keystone, render_neutron, render_nova, render_webob
+from gureum.http.errors import render_cinder, render_keystone, render_neutron, render_nova, render_webob
 from gureum.http.service_app import root_error_handlers
 from gureum.image.api import image_app
 from gureum.network.api import network_app
 from gureum.objectstore.api.swift import render_swift, swift_app
 from gureum.openapi import openapi_json
 from gureum.services import SERVICES
+from gureum.volume.api import volume_app
 
 access_log = logging.getLogger("gureum.access")
 
@@ -92,7 +93,7 @@ async def root(request: Request) -> JSONResponse:
 def build_app(cloud: Cloud) -> CloudMiddleware:
     renderers = {SERVICE_PATHS["identity"]: render_keystone, SERVICE_PATHS["image"]: render_webob,
                  SERVICE_PATHS["compute"]: render_nova, SERVICE_PATHS["network"]: render_neutron,
-                 SERVICE_PATHS["object-store"]: render_swift}
+                 SERVICE_PATHS["object-store"]: render_swift, SERVICE_PATHS["block-storage"]: render_cinder}
     app = Starlette(
         # A path no mount takes is still answered in the format of the service it names.
         exception_handlers=root_error_handlers(renderers, render_keystone),
@@ -106,6 +107,7 @@ def build_app(cloud: Cloud) -> CloudMiddleware:
             Mount(SERVICE_PATHS["object-store"], app=swift_app()),
             # The dashboard: HTML pages, a client of the APIs above; not in the catalog.
             Mount("/dashboard", app=dashboard_app()),
+            Mount(SERVICE_PATHS["block-storage"], app=volume_app()),
             # Serial consoles: the viewer's socket (Nova's serial URL) and the agent's, which
             # dials out from its node; spliced here.
             WebSocketRoute("/console/serial", console_proxy.viewer_socket),

@@ -40,6 +40,9 @@ class Cloud:
         from gureum.objectstore.service import ObjectStoreService  # noqa: PLC0415
 
         self.objectstore = ObjectStoreService(self)
+        from gureum.volume.service import VolumeService  # noqa: PLC0415
+
+        self.volume = VolumeService(self)
 
     def migrate(self) -> None:
         upgrade(self.db.engine)
@@ -53,6 +56,7 @@ class Cloud:
         self.compute.start()
         self.network.start()
         self.objectstore.start()
+        self.volume.start()
 
     def close(self) -> None:
         self.objectstore.stop()

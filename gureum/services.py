@@ -23,6 +23,9 @@ SERVICES: tuple[ServiceEntry, ...] = (
     ServiceEntry("network", "neutron", "/network", "", "Networking (Neutron v2.0 API)"),
     ServiceEntry("object-store", "swift", "/object-store", "/v1/AUTH_%(project_id)s",
                  "Object Storage (Swift v1 API)"),
+    # Cinder's two catalog types for one API; clients look up either.
+    ServiceEntry("block-storage", "cinder", "/volume", "/v3/%(project_id)s", "Block Storage (Cinder v3 API)"),
+    ServiceEntry("volumev3", "cinderv3", "/volume", "/v3/%(project_id)s", "Block Storage (Cinder v3 API)"),
 )
 
 

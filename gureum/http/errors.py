@@ -147,3 +147,17 @@ def render_neutron(_request: Request, exc: ApiError) -> Response:
     kind = exc.kind or exc.title.replace(" ", "")
     body = {"NeutronError": {"type": kind, "message": exc.message, "detail": ""}}
     return JSONResponse(body, status_code=exc.status, headers=exc.headers)
+
+
+# Cinder's faults (cinder/api/openstack/wsgi.py): Nova's names, but a 406 is a
+# computeFault there and an exceeded quota is a 413 overLimit.
+CINDER_FAULT_NAMES = {k: v for k, v in NOVA_FAULT_NAMES.items() if k != 406}
+
+
+def render_cinder(_request: Request, exc: ApiError) -> Response:
+    name = CINDER_FAULT_NAMES.get(exc.status, "computeFault")
+    return JSONResponse(
+        {name: {"code": exc.status, "message": exc.message}},
+        status_code=exc.status,
+        headers=exc.headers,
+    )

@@ -1,0 +1,241 @@
+"""Attachments: one row per volume on a server, for Cinder's attachments API, its legacy
+actions and Nova's block device mappings alike.
+
+A plain (not multiattach) volume has at most one attachment: `exclusive_volume_id` is
+unique, so two concurrent attach requests give one attachment and one 400, whichever
+API they came through.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gureum.db.base import utcnow
+from gureum.http.context import RequestContext
+from gureum.http.errors import BadRequest, NotFound
+from gureum.volume import status
+from gureum.volume.common import get_visible, require_object, scoped
+from gureum.volume.listing import paginate
+from gureum.volume.models import Volume, VolumeAttachment
+
+if TYPE_CHECKING:
+    from gureum.cloud import Cloud
+
+SORT_KEYS = {"id": VolumeAttachment.id, "created_at": VolumeAttachment.created_at,
+             "volume_id": VolumeAttachment.volume_id, "instance_uuid": VolumeAttachment.instance_uuid,
+             "attach_status": VolumeAttachment.attach_status}
+ATTACH_MODES = ("rw", "ro")
+
+
+class AttachmentsMixin:
+    cloud: "Cloud"
+
+    # -- the shared steps ---------------------------------------------------------------
+
+    def _reserve(self, session: Session, volume: Volume, instance_uuid: str | None, *, mode: str = "rw",
+                 project_id: str | None = None) -> VolumeAttachment:
+        """A new attachment row (reserved), refused unless the volume can take one more."""
+        if mode not in ATTACH_MODES:
+            raise BadRequest(f"Invalid input for field/attribute mode: {mode!r}; it must be rw or ro.")
+        allowed = ("available", "in-use", "reserved", "attaching") if volume.multiattach else ("available",)
+        if volume.deleted_at is not None or volume.status not in allowed:
+            raise BadRequest(f"Invalid volume: Volume {volume.id} status must be available to reserve, but the "
+                             f"current status is: {volume.status}.")
+        attachment = VolumeAttachment(
+            volume_id=volume.id, exclusive_volume_id=None if volume.multiattach else volume.id,
+            instance_uuid=instance_uuid, project_id=project_id or volume.project_id, attach_status="reserved",
+            attach_mode="ro" if volume.readonly else mode,
+        )
+        try:
+            with session.begin_nested():
+                session.add(attachment)
+                session.flush()
+        except IntegrityError:
+            raise BadRequest(f"Invalid volume: Volume {volume.id} is already attached or reserved.") from None
+        self._refresh(session, volume)
+        return attachment
+
+    def _connect(self, session: Session, volume: Volume, attachment: VolumeAttachment,
+                 connector: dict[str, Any] | None) -> dict[str, Any]:
+        attachment.connector = dict(connector or {})
+        attachment.attached_host = (connector or {}).get("host") or attachment.attached_host
+        if (connector or {}).get("mountpoint"):
+            attachment.device = str(connector["mountpoint"])[:64]
+        if attachment.attach_status == "reserved":
+            attachment.attach_status = "attaching"
+        self._refresh(session, volume)
+        return self._connection_info(volume, attachment)
+
+    def _complete(self, session: Session, volume: Volume, attachment: VolumeAttachment) -> None:
+        attachment.attach_status = "attached"
+        attachment.attached_at = attachment.attached_at or utcnow()
+        self._refresh(session, volume)
+
+    def _detach(self, session: Session, volume: Volume, attachment: VolumeAttachment) -> None:
+        """The attachment goes; the volume is available again once nothing holds it."""
+        session.delete(attachment)
+        session.flush()
+        self._refresh(session, volume)
+
+    @staticmethod
+    def _connection_info(volume: Volume, attachment: VolumeAttachment) -> dict[str, Any]:
+        # Nova calls in-process and QEMU is driven by the agent: this only says where the volume is.
+        return {
+            "driver_volume_type": volume.backend or "file",
+            "data": {"volume_id": volume.id, "access_mode": attachment.attach_mode, "host": volume.host,
+                     "serial": volume.id, "attachment_id": attachment.id},
+        }
+
+    def _attachment(self, session: Session, ctx: RequestContext, attachment_id: str, action: str) -> VolumeAttachment:
+        attachment = get_visible(session, VolumeAttachment, ctx, attachment_id, "VolumeAttachment")
+        self.cloud.policy.enforce(ctx, action, {"project_id": attachment.project_id})
+        return attachment
+
+    # -- the attachments API (3.27+) -----------------------------------------------------
+
+    def create_attachment(self, ctx: RequestContext, body: Any) -> tuple[VolumeAttachment, dict[str, Any] | None]:
+        data = require_object(body, "attachment")
+        volume_id = data.get("volume_uuid")
+        if not isinstance(volume_id, str):
+            raise BadRequest("Invalid input for field/attribute volume_uuid: it is required.")
+        instance_uuid = data.get("instance_uuid")
+        if instance_uuid is not None and not isinstance(instance_uuid, str):
+            raise BadRequest("Invalid input for field/attribute instance_uuid: it must be a string.")
+        connector = data.get("connector")
+        if connector is not None and not isinstance(connector, dict):
+            raise BadRequest("Invalid input for field/attribute connector: it must be an object.")
+        mode = data.get("mode", "rw")
+        with self.cloud.db.session() as session:
+            volume = self._volume(session, ctx, volume_id, "volume:attachment_create")
+            attachment = self._reserve(session, volume, instance_uuid, mode=mode if isinstance(mode, str) else "")
+            info = self._connect(session, volume, attachment, connector) if connector else None
+            return attachment, info
+
+    def update_attachment(self, ctx: RequestContext, attachment_id: str, body: Any) -> tuple[VolumeAttachment, dict[str, Any]]:
+        data = require_object(body, "attachment")
+        connector = data.get("connector")
+        if not isinstance(connector, dict):
+            raise BadRequest("Invalid input for field/attribute connector: it is required and must be an object.")
+        with self.cloud.db.session() as session:
+            attachment = self._attachment(session, ctx, attachment_id, "volume:attachment_update")
+            volume = session.get(Volume, attachment.volume_id)
+            assert volume is not None
+            return attachment, self._connect(session, volume, attachment, connector)
+
+    def complete_attachment(self, ctx: RequestContext, attachment_id: str) -> None:
+        with self.cloud.db.session() as session:
+            attachment = self._attachment(session, ctx, attachment_id, "volume:attachment_complete")
+            volume = session.get(Volume, attachment.volume_id)
+            assert volume is not None
+            self._complete(session, volume, attachment)
+
+    def delete_attachment(self, ctx: RequestContext, attachment_id: str) -> VolumeAttachment:
+        with self.cloud.db.session() as session:
+            attachment = self._attachment(session, ctx, attachment_id, "volume:attachment_delete")
+            volume = session.get(Volume, attachment.volume_id)
+            assert volume is not None
+            self._detach(session, volume, attachment)
+            return attachment
+
+    def get_attachment(self, ctx: RequestContext, attachment_id: str) -> tuple[VolumeAttachment, dict[str, Any]]:
+        with self.cloud.db.read() as session:
+            attachment = self._attachment(session, ctx, attachment_id, "volume:attachment_get")
+            volume = session.get(Volume, attachment.volume_id)
+            assert volume is not None
+            return attachment, self._connection_info(volume, attachment)
+
+    def list_attachments(self, ctx: RequestContext, params: dict[str, str]) -> tuple[list[VolumeAttachment], str | None]:
+        self.cloud.policy.enforce(ctx, "volume:attachment_get_all", {"project_id": ctx.project_id})
+        all_tenants = params.get("all_tenants", "").lower() in ("1", "true", "yes")
+        with self.cloud.db.read() as session:
+            stmt = scoped(select(VolumeAttachment), VolumeAttachment, ctx, all_tenants)
+            if params.get("volume_id"):
+                stmt = stmt.where(VolumeAttachment.volume_id == params["volume_id"])
+            if params.get("instance_id"):
+                stmt = stmt.where(VolumeAttachment.instance_uuid == params["instance_id"])
+            if params.get("status"):
+                stmt = stmt.where(VolumeAttachment.attach_status == params["status"])
+            page = paginate(session, stmt, VolumeAttachment, params, SORT_KEYS)
+            return page.rows, page.next_marker
+
+    # -- legacy actions (bookkeeping, as tempest's test_volumes_actions uses them) --------
+
+    def _only_attachment(self, session: Session, volume: Volume, attachment_id: str | None = None,
+                         states: tuple[str, ...] | None = None) -> VolumeAttachment:
+        rows = [a for a in self._attachments_of(session, volume.id)
+                if (attachment_id is None or a.id == attachment_id) and (states is None or a.attach_status in states)]
+        if not rows:
+            raise BadRequest(f"Invalid volume: Volume {volume.id} has no such attachment.")
+        return rows[0]
+
+    def legacy_attach_action(self, ctx: RequestContext, volume_id: str, action: str, data: dict[str, Any]) -> Any:
+        with self.cloud.db.session() as session:
+            volume = self._volume(session, ctx, volume_id, f"volume_extension:volume_actions:{action[3:]}")
+            if action == "os-reserve":
+                self._reserve(session, volume, None)
+                return None
+            if action == "os-unreserve":
+                for attachment in self._attachments_of(session, volume.id):
+                    if attachment.attach_status == "reserved" and attachment.instance_uuid is None:
+                        self._detach(session, volume, attachment)
+                return None
+            if action == "os-attach":
+                instance_uuid, host_name = data.get("instance_uuid"), data.get("host_name")
+                if not instance_uuid and not host_name:
+                    raise BadRequest("Invalid request to attach volume to an invalid target: give instance_uuid "
+                                     "or host_name.")
+                mountpoint = data.get("mountpoint")
+                if not isinstance(mountpoint, str) or not mountpoint:
+                    raise BadRequest("Invalid input for field/attribute mountpoint: it is required.")
+                mode = data.get("mode", "rw")
+                reserved = [a for a in self._attachments_of(session, volume.id)
+                            if a.attach_status == "reserved" and a.instance_uuid in (None, instance_uuid)]
+                attachment = reserved[0] if reserved else self._reserve(session, volume, instance_uuid,
+                                                                        mode=mode if isinstance(mode, str) else "")
+                attachment.instance_uuid = instance_uuid
+                attachment.attached_host = host_name
+                attachment.device = mountpoint[:64]
+                self._complete(session, volume, attachment)
+                return None
+            if action == "os-begin_detaching":
+                if volume.status != "in-use":
+                    raise BadRequest(f"Invalid volume: Unable to detach volume. Volume status must be 'in-use' and "
+                                     f"attach_status must be 'attached' to detach, it is {volume.status}.")
+                attachment = self._only_attachment(session, volume, states=("attached",))
+                attachment.attach_status = "detaching"
+                self._refresh(session, volume)
+                return None
+            if action == "os-roll_detaching":
+                for attachment in self._attachments_of(session, volume.id):
+                    if attachment.attach_status == "detaching":
+                        attachment.attach_status = "attached"
+                self._refresh(session, volume)
+                return None
+            if action in ("os-detach", "os-force_detach"):
+                if action == "os-force_detach":
+                    self.cloud.policy.enforce(ctx, "volume_extension:volume_admin_actions:force_detach",
+                                              {"project_id": volume.project_id})
+                attachment_id = data.get("attachment_id")
+                attachments = self._attachments_of(session, volume.id)
+                if attachment_id is None and len(attachments) > 1:
+                    raise BadRequest("Invalid volume: the volume has several attachments; give attachment_id.")
+                self._detach(session, volume, self._only_attachment(session, volume, attachment_id))
+                return None
+            if action == "os-initialize_connection":
+                connector = data.get("connector")
+                if not isinstance(connector, dict):
+                    raise BadRequest("Must specify 'connector'.")
+                attachments = self._attachments_of(session, volume.id)
+                attachment = attachments[0] if attachments else None
+                if attachment is None:
+                    raise BadRequest(f"Invalid volume: Volume {volume.id} must be reserved or attached first.")
+                return {"connection_info": self._connection_info(volume, attachment)}
+            if action == "os-terminate_connection":
+                if not isinstance(data.get("connector"), dict):
+                    raise BadRequest("Must specify 'connector'.")
+                return None
+            raise NotFound(f"There is no such action: {action}")
