@@ -54,7 +54,8 @@ class ActionsMixin:
         if action == "os-set_image_metadata":
             return {"metadata": self.set_image_metadata(ctx, volume_id, body)}
         if action == "os-unset_image_metadata":
-            return self.unset_image_metadata(ctx, volume_id, body)
+            self.unset_image_metadata(ctx, volume_id, body)
+            return 200, None
         if action == "os-show_image_metadata":
             return {"metadata": self.show_image_metadata(ctx, volume_id)}
         if action == "os-volume_upload_image":

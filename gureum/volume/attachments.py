@@ -174,13 +174,18 @@ class AttachmentsMixin:
 
     def legacy_attach_action(self, ctx: RequestContext, volume_id: str, action: str, data: dict[str, Any]) -> Any:
         with self.cloud.db.session() as session:
-            volume = self._volume(session, ctx, volume_id, f"volume_extension:volume_actions:{action[3:]}")
+            policy = "volume_extension:volume_admin_actions:force_detach" if action == "os-force_detach" \
+                else f"volume_extension:volume_actions:{action[3:]}"
+            volume = self._volume(session, ctx, volume_id, policy)
             if action == "os-reserve":
-                self._reserve(session, volume, None)
+                # Cinder's legacy reserve shows the volume attaching (the attachments API: reserved).
+                attachment = self._reserve(session, volume, None)
+                attachment.attach_status = "attaching"
+                self._refresh(session, volume)
                 return None
             if action == "os-unreserve":
                 for attachment in self._attachments_of(session, volume.id):
-                    if attachment.attach_status == "reserved" and attachment.instance_uuid is None:
+                    if attachment.attach_status in ("reserved", "attaching") and attachment.instance_uuid is None:
                         self._detach(session, volume, attachment)
                 return None
             if action == "os-attach":
@@ -193,7 +198,7 @@ class AttachmentsMixin:
                     raise BadRequest("Invalid input for field/attribute mountpoint: it is required.")
                 mode = data.get("mode", "rw")
                 reserved = [a for a in self._attachments_of(session, volume.id)
-                            if a.attach_status == "reserved" and a.instance_uuid in (None, instance_uuid)]
+                            if a.attach_status in ("reserved", "attaching") and a.instance_uuid in (None, instance_uuid)]
                 attachment = reserved[0] if reserved else self._reserve(session, volume, instance_uuid,
                                                                         mode=mode if isinstance(mode, str) else "")
                 attachment.instance_uuid = instance_uuid
@@ -216,9 +221,6 @@ class AttachmentsMixin:
                 self._refresh(session, volume)
                 return None
             if action in ("os-detach", "os-force_detach"):
-                if action == "os-force_detach":
-                    self.cloud.policy.enforce(ctx, "volume_extension:volume_admin_actions:force_detach",
-                                              {"project_id": volume.project_id})
                 attachment_id = data.get("attachment_id")
                 attachments = self._attachments_of(session, volume.id)
                 if attachment_id is None and len(attachments) > 1:

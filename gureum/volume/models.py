@@ -100,6 +100,8 @@ class Snapshot(Base):
     status: Mapped[str] = mapped_column(String(32), default="creating")
     status_override: Mapped[str | None] = mapped_column(String(32))
     status_reason: Mapped[str | None] = mapped_column(Text)
+    # Set by os-update_snapshot_status; else derived from the status.
+    progress: Mapped[str | None] = mapped_column(String(255))
     observed_present: Mapped[bool] = mapped_column(Boolean, default=False)
     deleted_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from gureum.http.errors import ApiError, BadRequest
 from gureum.volume.common import positive_int
-from gureum.volume.models import Backup, Snapshot, Volume, VolumeQuota
+from gureum.volume.models import Backup, Snapshot, Volume, VolumeQuota, VolumeType
 
 DEFAULTS: dict[str, int] = {
     "volumes": 10,
@@ -24,8 +24,9 @@ DEFAULTS: dict[str, int] = {
     "groups": 10,
     "per_volume_gigabytes": -1,
 }
-DEFAULT_TYPE = "__DEFAULT__"
-# Cinder also shows per-type quotas for each type; gureum shows the default type's.
+# The default quota class (os-quota-class-sets/default) is kept as this pseudo project.
+CLASS_DEFAULT = "__quota_class_default__"
+# Per volume type, as Cinder shows them: volumes_<type>, gigabytes_<type>, snapshots_<type>.
 PER_TYPE = ("volumes", "gigabytes", "snapshots")
 
 
@@ -33,8 +34,23 @@ class OverLimit(ApiError):
     status = 413
 
 
-def limits_for(session: Session, project_id: str) -> dict[str, int]:
+def _type_names(session: Session) -> list[str]:
+    return list(session.execute(select(VolumeType.name).order_by(VolumeType.name)).scalars())
+
+
+def class_limits(session: Session) -> dict[str, int]:
+    """Cinder's defaults, per-type limits unlimited, then what the default class sets."""
     limits = dict(DEFAULTS)
+    for name in _type_names(session):
+        for resource in PER_TYPE:
+            limits[f"{resource}_{name}"] = -1
+    for row in session.execute(select(VolumeQuota).where(VolumeQuota.project_id == CLASS_DEFAULT)).scalars():
+        limits[row.resource] = row.hard_limit
+    return limits
+
+
+def limits_for(session: Session, project_id: str) -> dict[str, int]:
+    limits = class_limits(session)
     for row in session.execute(select(VolumeQuota).where(VolumeQuota.project_id == project_id)).scalars():
         limits[row.resource] = row.hard_limit
     return limits
@@ -51,7 +67,7 @@ def usage_for(session: Session, project_id: str) -> dict[str, int]:
     backups, backup_gb = session.execute(
         select(func.count(Backup.id), func.coalesce(func.sum(Backup.size), 0)).where(Backup.project_id == project_id)
     ).one()
-    return {
+    usage = {
         "volumes": int(volumes),
         "snapshots": int(snapshots),
         "gigabytes": int(volume_gb) + int(snapshot_gb),
@@ -60,6 +76,21 @@ def usage_for(session: Session, project_id: str) -> dict[str, int]:
         "groups": 0,
         "per_volume_gigabytes": 0,
     }
+    per_type = session.execute(
+        select(VolumeType.name, func.count(Volume.id), func.coalesce(func.sum(Volume.size), 0))
+        .join(VolumeType, VolumeType.id == Volume.volume_type_id).where(Volume.project_id == project_id)
+        .group_by(VolumeType.name)
+    ).all()
+    for name, count, size in per_type:
+        usage[f"volumes_{name}"], usage[f"gigabytes_{name}"] = int(count), int(size)
+    snapshot_types = session.execute(
+        select(VolumeType.name, func.count(Snapshot.id)).join(Volume, Volume.id == Snapshot.volume_id)
+        .join(VolumeType, VolumeType.id == Volume.volume_type_id).where(Snapshot.project_id == project_id)
+        .group_by(VolumeType.name)
+    ).all()
+    for name, count in snapshot_types:
+        usage[f"snapshots_{name}"] = int(count)
+    return usage
 
 
 def check(session: Session, project_id: str, *, volumes: int = 0, snapshots: int = 0, gigabytes: int = 0,
@@ -90,23 +121,17 @@ def quota_set(session: Session, project_id: str, *, usage: bool) -> dict[str, An
     for resource, limit in limits.items():
         body[resource] = {"limit": limit, "in_use": used.get(resource, 0), "reserved": 0, "allocated": 0} \
             if usage else limit
-    for resource in PER_TYPE:
-        key = f"{resource}_{DEFAULT_TYPE}"
-        body[key] = {"limit": -1, "in_use": 0, "reserved": 0, "allocated": 0} if usage else -1
     return body
 
 
-def default_set(project_id: str) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": project_id, **DEFAULTS}
-    for resource in PER_TYPE:
-        body[f"{resource}_{DEFAULT_TYPE}"] = -1
-    return body
+def default_set(session: Session, owner: str) -> dict[str, Any]:
+    return {"id": owner, **class_limits(session)}
 
 
-def update(session: Session, project_id: str, values: dict[str, Any]) -> None:
-    """Set limits; -1 is unlimited; a limit below what is used is refused, as Cinder does."""
-    known = set(DEFAULTS) | {f"{r}_{DEFAULT_TYPE}" for r in PER_TYPE}
-    usage = usage_for(session, project_id)
+def update(session: Session, owner: str, values: dict[str, Any]) -> None:
+    """Set limits; -1 is unlimited; a project limit below what it uses is refused, as Cinder does."""
+    known = set(class_limits(session))
+    usage = usage_for(session, owner) if owner != CLASS_DEFAULT else {}
     parsed: dict[str, int] = {}
     for key, value in values.items():
         if key in ("tenant_id", "id"):
@@ -119,11 +144,9 @@ def update(session: Session, project_id: str, values: dict[str, Any]) -> None:
                              f"than existing resources. Current usage is {usage[key]}.")
         parsed[key] = limit
     for key, limit in parsed.items():
-        if key.endswith(DEFAULT_TYPE):
-            continue
-        row = session.get(VolumeQuota, (project_id, key))
+        row = session.get(VolumeQuota, (owner, key))
         if row is None:
-            session.add(VolumeQuota(project_id=project_id, resource=key, hard_limit=limit))
+            session.add(VolumeQuota(project_id=owner, resource=key, hard_limit=limit))
         else:
             row.hard_limit = limit
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from gureum.db.base import utcnow
 from gureum.http.context import RequestContext
-from gureum.http.errors import BadRequest
+from gureum.http.errors import BadRequest, NotFound
 from gureum.volume import quotas
 from gureum.volume.actions import ActionsMixin
 from gureum.volume.attachments import AttachmentsMixin
@@ -74,7 +74,31 @@ class VolumeService(VolumesMixin, ActionsMixin, SnapshotsMixin, TypesMixin, Atta
 
     def default_quotas(self, ctx: RequestContext, project_id: str) -> dict[str, Any]:
         self.cloud.policy.enforce(ctx, "volume_extension:quotas:defaults", {"project_id": project_id})
-        return quotas.default_set(project_id)
+        with self.cloud.db.read() as session:
+            return quotas.default_set(session, project_id)
+
+    def get_quota_class(self, ctx: RequestContext, class_name: str) -> dict[str, Any]:
+        self.cloud.policy.enforce(ctx, "volume_extension:quota_classes", {"project_id": ctx.project_id})
+        self._only_default_class(class_name)
+        with self.cloud.db.read() as session:
+            return {**quotas.default_set(session, class_name), "id": class_name}
+
+    def update_quota_class(self, ctx: RequestContext, class_name: str, body: Any) -> dict[str, Any]:
+        self.cloud.policy.enforce(ctx, "volume_extension:quota_classes", {"project_id": ctx.project_id})
+        self._only_default_class(class_name)
+        if not isinstance(body, dict) or not isinstance(body.get("quota_class_set"), dict):
+            raise BadRequest("Missing required element 'quota_class_set' in request body.")
+        with self.cloud.db.session() as session:
+            quotas.update(session, quotas.CLASS_DEFAULT, body["quota_class_set"])
+            session.flush()
+            result = quotas.default_set(session, class_name)
+            result.pop("id", None)
+            return result
+
+    @staticmethod
+    def _only_default_class(class_name: str) -> None:
+        if class_name != "default":
+            raise NotFound(f"Quota class {class_name} could not be found: gureum has the default class only.")
 
     def update_quotas(self, ctx: RequestContext, project_id: str, body: Any) -> dict[str, Any]:
         self.cloud.policy.enforce(ctx, "volume_extension:quotas:update", {"project_id": project_id})
@@ -118,3 +142,41 @@ class VolumeService(VolumesMixin, ActionsMixin, SnapshotsMixin, TypesMixin, Atta
                     up = row.last_seen_at is not None and now - row.last_seen_at < HOST_DOWN_AFTER
                     services.append(("volume", (row, up)))
         return services
+
+    def change_service(self, ctx: RequestContext, action: str, body: Any) -> dict[str, Any]:
+        """PUT os-services/{enable,disable,disable-log-reason,freeze,thaw} on a storage backend."""
+        self.cloud.policy.enforce(ctx, "volume_extension:services:update", {"project_id": ctx.project_id})
+        data = body if isinstance(body, dict) else {}
+        host = data.get("host")
+        if action in ("freeze", "thaw"):
+            with self.cloud.db.read() as session:
+                if not isinstance(host, str) or not self._backends_of(session, host):
+                    raise BadRequest(f"Invalid input received: no volume backend on host {host!r} to {action}.")
+            raise BadRequest(f"Invalid input received: {action} needs replication, which no backend here has.")
+        if action not in ("enable", "disable", "disable-log-reason"):
+            raise NotFound(f"Unknown action {action}.")
+        binary = data.get("binary", "cinder-volume")
+        if not isinstance(host, str) or not host:
+            raise BadRequest("Missing required element 'host' in request body.")
+        reason = data.get("disabled_reason")
+        if action == "disable-log-reason" and (not isinstance(reason, str) or not reason.strip()
+                                               or len(reason) > 255):
+            raise BadRequest("Disabled reason contains invalid characters or is too long.")
+        with self.cloud.db.session() as session:
+            rows = self._backends_of(session, host) if binary == "cinder-volume" else []
+            if not rows:
+                raise NotFound(f"Service {binary} on host {host} could not be found.")
+            for row in rows:
+                row.disabled = action != "enable"
+                row.disabled_reason = reason if action == "disable-log-reason" else None
+            return {"host": host, "service": binary, "binary": binary, "disabled": action != "enable",
+                    "status": "enabled" if action == "enable" else "disabled",
+                    "disabled_reason": rows[0].disabled_reason}
+
+    @staticmethod
+    def _backends_of(session: Session, host: str) -> list[VolumeHost]:
+        hostname, _, backend = host.partition("@")
+        stmt = select(VolumeHost).where(VolumeHost.hostname == hostname)
+        if backend:
+            stmt = stmt.where(VolumeHost.backend == backend.split("#", 1)[0])
+        return list(session.execute(stmt).scalars())

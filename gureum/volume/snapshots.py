@@ -52,6 +52,8 @@ class SnapshotsMixin:
             raise BadRequest(f"Invalid input for field/attribute snapshot. Additional properties are not allowed "
                              f"({', '.join(sorted(map(repr, unknown)))} were unexpected)")
         volume_id = data.get("volume_id")
+        if volume_id is None:
+            raise NotFound("Volume None could not be found.")
         if not isinstance(volume_id, str) or not volume_id:
             raise BadRequest("Invalid input for field/attribute volume_id: a snapshot needs the id of its volume.")
         force = as_bool(data["force"], "force") if data.get("force") is not None else False
@@ -148,6 +150,21 @@ class SnapshotsMixin:
             snapshot = self._snapshot(session, ctx, snapshot_id, "volume_extension:snapshot_admin_actions:reset_status")
             status.reset_snapshot(snapshot, new_status)
 
+    def update_snapshot_status(self, ctx: RequestContext, snapshot_id: str, data: Any) -> None:
+        """What a volume driver reports about a snapshot it makes (Cinder's os-update_snapshot_status)."""
+        if not isinstance(data, dict) or data.get("status") not in ("creating", "available", "error", "deleting",
+                                                                    "error_deleting"):
+            raise BadRequest("Invalid input for field/attribute status: it must be a snapshot status.")
+        progress = data.get("progress")
+        if progress is not None and (not isinstance(progress, str) or len(progress) > 255):
+            raise BadRequest("Invalid input for field/attribute progress: it must be a string.")
+        with self.cloud.db.session() as session:
+            snapshot = self._snapshot(session, ctx, snapshot_id,
+                                      "snapshot_extension:snapshot_actions:update_snapshot_status")
+            status.reset_snapshot(snapshot, data["status"])
+            if progress is not None:
+                snapshot.progress = progress
+
     def snapshot_action(self, ctx: RequestContext, snapshot_id: str, body: Any) -> None:
         if not isinstance(body, dict) or len(body) != 1:
             raise BadRequest("Invalid request body: one action expected.")
@@ -157,7 +174,7 @@ class SnapshotsMixin:
         if action == "os-force_delete":
             return self.delete_snapshot(ctx, snapshot_id, force=True)
         if action == "os-update_snapshot_status":
-            return self.reset_snapshot_status(ctx, snapshot_id, {"os-reset_status": body[action]})
+            return self.update_snapshot_status(ctx, snapshot_id, body[action])
         with self.cloud.db.read() as session:
             self._snapshot(session, ctx, snapshot_id, "volume:get_snapshot")
         raise BadRequest(f"There is no such action: {action}")

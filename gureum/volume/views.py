@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from gureum.http.context import RequestContext
 from gureum.volume.microversion import MAX_VERSION, MIN_VERSION, Microversion, version_string
@@ -54,15 +55,13 @@ def links(root: str, project_id: str, collection: str, item_id: str) -> list[dic
     ]
 
 
-def collection_links(root: str, project_id: str, collection: str, next_marker: str | None,
-                     query: dict[str, str]) -> list[dict[str, str]]:
+def collection_links(request_url: str, next_marker: str | None, query: dict[str, str]) -> list[dict[str, str]]:
+    """The next page: the URL this page was asked on (with or without the project), marker moved."""
     if not next_marker:
         return []
-    params = {k: v for k, v in query.items() if k not in ("marker",)}
+    params = {k: v for k, v in query.items() if k != "marker"}
     params["marker"] = next_marker
-    from urllib.parse import urlencode  # noqa: PLC0415
-
-    return [{"href": f"{root}/v3/{project_id}/{collection}?{urlencode(params)}", "rel": "next"}]
+    return [{"href": f"{request_url.split('?', 1)[0]}?{urlencode(params)}", "rel": "next"}]
 
 
 # -- volumes -----------------------------------------------------------------------
@@ -174,7 +173,7 @@ def snapshot_view(record: SnapshotRecord, version: Microversion, *, extended: bo
     if version.at_least(65):
         body["consumes_quota"] = True
     if extended:
-        body["os-extended-snapshot-attributes:progress"] = "100%" if s.status == "available" else "0%"
+        body["os-extended-snapshot-attributes:progress"] = s.progress or ("100%" if s.status == "available" else "0%")
         body["os-extended-snapshot-attributes:project_id"] = s.project_id
     return body
 
@@ -182,15 +181,16 @@ def snapshot_view(record: SnapshotRecord, version: Microversion, *, extended: bo
 # -- types -------------------------------------------------------------------------
 
 
-def type_view(vtype: VolumeType, *, show_specs: bool) -> dict[str, Any]:
+def type_view(vtype: VolumeType, *, show_specs: bool, show_qos: bool = False) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": vtype.id,
         "name": vtype.name,
         "description": vtype.description,
         "is_public": vtype.is_public,
         "os-volume-type-access:is_public": vtype.is_public,
-        "qos_specs_id": None,
     }
+    if show_qos:
+        body["qos_specs_id"] = None
     if show_specs:
         body["extra_specs"] = dict(vtype.extra_specs or {})
     return body
@@ -232,7 +232,7 @@ def transfer_view(transfer: VolumeTransfer, root: str, version: Microversion, *,
     }
     if detail:
         body["created_at"] = iso(transfer.created_at)
-    if version.at_least(55):
+    if version.at_least(55) and detail:
         body["no_snapshots"] = transfer.no_snapshots
     if version.at_least(57) and detail:
         body["destination_project_id"] = None

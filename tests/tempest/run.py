@@ -63,6 +63,7 @@ AREAS: dict[str, str] = {
     "compute": r"^tempest\.api\.compute\.(?!" + "|".join(COMPUTE_LEFT_OUT) + ")",
     "network": r"^tempest\.api\.network\.",
     "object_storage": r"^tempest\.api\.object_storage\.",
+    "volume": r"^tempest\.api\.volume\.",
 }
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
@@ -626,11 +627,24 @@ def prepare_network(env: dict[str, str]) -> dict[str, str]:
     return {"public_network_id": net["id"], "floating_network_name": PUBLIC_NETWORK}
 
 
+# --- what volume tests need in the cloud ---------------------------------------
+
+NO_VOLUME = {"volume_min_microversion": "", "volume_max_microversion": ""}
+
+
+def prepare_volume(env: dict[str, str]) -> dict[str, str]:
+    """The [volume] microversions, from the block storage version document."""
+    version = AdminApi(env).call("GET", "block-storage", "/")["versions"][0]
+    log(f"volume: microversions {version['min_version']} to {version['version']}")
+    return {"volume_min_microversion": version["min_version"], "volume_max_microversion": version["version"]}
+
+
 # --- tempest -------------------------------------------------------------------
 
 
 def write_tempest_conf(workspace: Path, env: dict[str, str], images: ImageServer,
-                       compute: dict[str, str] | None = None, network: dict[str, str] | None = None) -> Path:
+                       compute: dict[str, str] | None = None, network: dict[str, str] | None = None,
+                       volume: dict[str, str] | None = None) -> Path:
     template = string.Template((HERE / "tempest.conf.template").read_text())
     values = {
         "log_dir": str(workspace / "logs"),
@@ -646,6 +660,7 @@ def write_tempest_conf(workspace: Path, env: dict[str, str], images: ImageServer
         "http_qcow2_image": f"{images.base}/cirros.qcow2",
         **(compute or NO_COMPUTE),
         **(network or NO_NETWORK),
+        **(volume or NO_VOLUME),
     }
     text = template.substitute(values)
     configparser.ConfigParser(interpolation=None).read_string(text)  # fail here, not in tempest
@@ -863,9 +878,12 @@ def run_against(env: dict[str, str], args: argparse.Namespace, tempest: str, wor
     workspace = init_workspace(tempest, work)
     images = ImageServer(work / "images")
     try:
-        compute = prepare_compute(env, args.startup_timeout) if "compute" in args.areas.split(",") else None
+        # Volume tests boot servers too (attach, boot from volume) and read [compute]'s microversions.
+        areas_wanted = set(args.areas.split(","))
+        compute = prepare_compute(env, args.startup_timeout) if areas_wanted & {"compute", "volume"} else None
         network = prepare_network(env) if "network" in args.areas.split(",") else None
-        conf = write_tempest_conf(workspace, env, images, compute, network)
+        volume = prepare_volume(env) if "volume" in areas_wanted else None
+        conf = write_tempest_conf(workspace, env, images, compute, network, volume)
         shutil.copy(conf, out_dir / "tempest.conf")
         listed = list_selected(tempest, workspace, regex)
         t0 = time.monotonic()

@@ -39,6 +39,7 @@ COLLECTIONS = frozenset({
     "os-volume-manage", "consistencygroups", "cgsnapshots", "resource_filters",
 })
 PROJECT_SCOPE_KEY = "gureum.volume.project_id"
+ORIGINAL_PATH_SCOPE_KEY = "gureum.volume.original_path"
 
 
 class ProjectPathMiddleware:
@@ -55,6 +56,7 @@ class ProjectPathMiddleware:
             if len(parts) >= 4 and parts[1] == "v3" and parts[2] not in COLLECTIONS and parts[2]:
                 scope = dict(scope)
                 scope[PROJECT_SCOPE_KEY] = parts[2]
+                scope[ORIGINAL_PATH_SCOPE_KEY] = path
                 scope["path"] = root_path + "/".join(parts[:2] + parts[3:])
         await self.app(scope, receive, send)
 
@@ -93,6 +95,10 @@ def volume_routes() -> list[BaseRoute]:
     ]
     for module in (volumes, snapshots, types, quotas, limits, misc, transfers, attachments):
         routes += module.routes()
+    # `GET /volumes/` (an empty id) names nothing: Cinder answers 404, not the collection.
+    for collection in ("volumes", "snapshots", "types", "backups", "attachments", "os-volume-transfer",
+                       "volume-transfers"):
+        routes.append(Route(f"/v3/{collection}/", versions.no_such_item, methods=["GET", "PUT", "DELETE"]))
     return routes
 
 

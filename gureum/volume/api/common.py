@@ -30,5 +30,12 @@ def root(req: ApiRequest) -> str:
     return req.base_url
 
 
+def request_url(req: ApiRequest) -> str:
+    """The URL as the client sent it (with its project segment, if it had one), without the query."""
+    url = req.request.url
+    path = req.request.scope.get("gureum.volume.original_path", url.path)
+    return f"{url.scheme}://{url.netloc}{path}"
+
+
 def flag(req: ApiRequest, name: str) -> bool:
     return req.query.get(name, "").strip().lower() in ("1", "true", "t", "yes", "y", "on")

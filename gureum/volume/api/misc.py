@@ -6,6 +6,7 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
+from gureum.db.base import utcnow
 from gureum.http.endpoint import ApiRequest, endpoint
 from gureum.volume import views
 from gureum.volume.api.common import microversion, params
@@ -14,7 +15,6 @@ from gureum.volume.api.common import microversion, params
 EXTENSIONS = (
     ("AvailabilityZones", "os-availability-zone", "Describe Availability Zones."),
     ("ExtendedSnapshotAttributes", "os-extended-snapshot-attributes", "Extended SnapshotAttributes support."),
-    ("SchedulerHints", "OS-SCH-HNT", "Pass arbitrary key/value pairs to the scheduler."),
     ("Quotas", "os-quota-sets", "Quota management support."),
     ("Services", "os-services", "Services support."),
     ("TypesManage", "os-types-manage", "Types manage support."),
@@ -44,7 +44,7 @@ def list_services(req: ApiRequest) -> Any:
     services = []
     for kind, item in req.cloud.volume.list_services(req.context, params(req)):
         if kind == "scheduler":
-            services.append(views.scheduler_service_view(item, "nova", None, version))
+            services.append(views.scheduler_service_view(item, "nova", utcnow(), version))
         else:
             host, up = item
             services.append(views.service_view(host, up, version))
@@ -60,9 +60,15 @@ def list_extensions(req: ApiRequest) -> Any:
     ]}
 
 
+@endpoint(auth=True, json_body=True)
+def change_service(req: ApiRequest) -> Any:
+    return req.cloud.volume.change_service(req.context, req.path["action"], req.body)
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/v3/os-availability-zone", list_zones, methods=["GET"]),
         Route("/v3/os-services", list_services, methods=["GET"]),
+        Route("/v3/os-services/{action}", change_service, methods=["PUT"]),
         Route("/v3/extensions", list_extensions, methods=["GET"]),
     ]

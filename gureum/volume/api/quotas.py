@@ -32,6 +32,16 @@ def delete_quotas(req: ApiRequest) -> Any:
     return 200, None
 
 
+@endpoint(auth=True)
+def show_quota_class(req: ApiRequest) -> Any:
+    return {"quota_class_set": req.cloud.volume.get_quota_class(req.context, req.path["class_name"])}
+
+
+@endpoint(auth=True, json_body=True)
+def update_quota_class(req: ApiRequest) -> Any:
+    return {"quota_class_set": req.cloud.volume.update_quota_class(req.context, req.path["class_name"], req.body)}
+
+
 def routes() -> list[BaseRoute]:
     base = "/v3/os-quota-sets"
     return [
@@ -39,4 +49,6 @@ def routes() -> list[BaseRoute]:
         Route(base + "/{target}", update_quotas, methods=["PUT"]),
         Route(base + "/{target}", delete_quotas, methods=["DELETE"]),
         Route(base + "/{target}/defaults", show_defaults, methods=["GET"]),
+        Route("/v3/os-quota-class-sets/{class_name}", show_quota_class, methods=["GET"]),
+        Route("/v3/os-quota-class-sets/{class_name}", update_quota_class, methods=["PUT"]),
     ]

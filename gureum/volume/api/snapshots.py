@@ -8,15 +8,14 @@ from starlette.routing import BaseRoute, Route
 
 from gureum.http.endpoint import ApiRequest, endpoint
 from gureum.volume import views
-from gureum.volume.api.common import microversion, params, root
+from gureum.volume.api.common import request_url, microversion, params, root
 
 
 def _page(req: ApiRequest, detail: bool) -> dict[str, Any]:
     query = params(req)
     records, next_marker = req.cloud.volume.list_snapshots(req.context, query)
     body: dict[str, Any] = {"snapshots": [views.snapshot_view(r, microversion(req), extended=detail) for r in records]}
-    page_links = views.collection_links(root(req), req.context.project_id or "",
-                                        "snapshots/detail" if detail else "snapshots", next_marker, query)
+    page_links = views.collection_links(request_url(req), next_marker, query)
     if page_links:
         body["snapshots_links"] = page_links
     return body

@@ -12,7 +12,7 @@ from gureum.volume.api.common import params
 
 
 def _view(req: ApiRequest, vtype: Any) -> dict[str, Any]:
-    return views.type_view(vtype, show_specs=req.context.is_admin)
+    return views.type_view(vtype, show_specs=req.context.is_admin, show_qos=req.context.is_admin)
 
 
 @endpoint(auth=True)

@@ -8,7 +8,7 @@ from starlette.routing import BaseRoute, Route
 
 from gureum.http.endpoint import ApiRequest, endpoint
 from gureum.volume import views
-from gureum.volume.api.common import flag, microversion, params, require_version, root
+from gureum.volume.api.common import request_url, flag, microversion, params, require_version, root
 
 
 def _detail(req: ApiRequest, record: Any, *, extended: bool = True) -> dict[str, Any]:
@@ -20,8 +20,7 @@ def _page(req: ApiRequest, detail: bool) -> dict[str, Any]:
     records, next_marker = req.cloud.volume.list_volumes(req.context, query)
     items = [_detail(req, r) if detail else views.volume_summary(r, root(req)) for r in records]
     body: dict[str, Any] = {"volumes": items}
-    page_links = views.collection_links(root(req), req.context.project_id or "",
-                                        "volumes/detail" if detail else "volumes", next_marker, query)
+    page_links = views.collection_links(request_url(req), next_marker, query)
     if page_links:
         body["volumes_links"] = page_links
     return body

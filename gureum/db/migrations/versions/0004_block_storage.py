@@ -160,6 +160,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=32), nullable=False),
     sa.Column('status_override', sa.String(length=32), nullable=True),
     sa.Column('status_reason', sa.Text(), nullable=True),
+    sa.Column('progress', sa.String(length=255), nullable=True),
     sa.Column('observed_present', sa.Boolean(), nullable=False),
     sa.Column('deleted_at', gureum.db.base.UTCDateTime(), nullable=True),
     sa.Column('created_at', gureum.db.base.UTCDateTime(), nullable=False),
