@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gureum.agent.dataplane import Dataplane, netns
+from gureum.agent.dataplane import LinuxDataplane, netns
 from gureum.agent.protocol import DesiredFloatingIp, DesiredNetworking
 from tests.dataplane.helpers import World, default_group, leg, network, port, router
 
@@ -93,7 +93,7 @@ def bench_apply(world: World, ports: int) -> None:
     print(f"  converge from empty            {first * 1000:8.0f} ms")
     print(f"  nothing changed (median of 5)  {unchanged * 1000:8.1f} ms")
     dataplane.close()
-    restarted = Dataplane(state_dir=dataplane.state_dir, host_netns=host, bridge_mappings={"external": "br-ex"},
+    restarted = LinuxDataplane(state_dir=dataplane.state_dir, host_netns=host, bridge_mappings={"external": "br-ex"},
                           local_ip="192.168.77.1", name_prefix=world.prefix, metadata_lookup=world.lookup)
     world.dataplanes.append(restarted)
     adopted = timed(lambda: _check(restarted.apply(desired)))

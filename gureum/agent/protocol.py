@@ -45,8 +45,11 @@ Block storage rides on the same message (see ../shared/design/block-storage.md):
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, TypeVar
+import functools
+import types
+import typing
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
+from typing import Any, TypeVar, Union
 
 AGENT_TOKEN_HEADER = "X-Gureum-Agent-Token"
 AGENT_TOKEN_FILE = "agent-token"
@@ -54,14 +57,82 @@ AGENT_TOKEN_FILE = "agent-token"
 T = TypeVar("T")
 
 
-def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
-    """Build a dataclass from a dict, ignoring keys a newer peer may have added."""
-    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    return cls(**{k: v for k, v in data.items() if k in names})
+def _from_dict(cls: type[T], data: Any) -> T:
+    """Build the dataclass `cls` from decoded JSON, following its type hints.
+
+    Nested dataclasses, lists and dicts of them and optional fields are built the
+    same way; keys a newer peer added are ignored, and a key an older peer did not
+    send (or sent as null where the field is not optional) takes the field's default.
+    A value of the wrong shape raises TypeError or ValueError (the API answers 400).
+    """
+    if not isinstance(data, dict):
+        raise TypeError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
+    hints = _hints(cls)
+    values = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        if f.name not in data:
+            continue
+        value, hint = data[f.name], hints[f.name]
+        if value is None and not _optional(hint) and (f.default is not MISSING or f.default_factory is not MISSING):
+            continue
+        values[f.name] = _convert(hint, value, f"{cls.__name__}.{f.name}")
+    return cls(**values)
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _optional(hint: Any) -> bool:
+    return typing.get_origin(hint) in (Union, types.UnionType) and type(None) in typing.get_args(hint)
+
+
+def _convert(hint: Any, value: Any, where: str) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        others = [a for a in args if a is not type(None)]
+        return _convert(others[0], value, where) if len(others) == 1 else value
+    if value is None:
+        raise TypeError(f"{where} must not be null")
+    if origin is list:
+        if not isinstance(value, list):
+            raise TypeError(f"{where} must be a list")
+        return [_convert(args[0], item, where) for item in value]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise TypeError(f"{where} must be an object")
+        return {_convert(args[0], k, where): _convert(args[1], v, where) for k, v in value.items()}
+    if isinstance(hint, type) and is_dataclass(hint):
+        return _from_dict(hint, value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"{where} must be true or false")
+        return value
+    if hint in (int, float, str):
+        if isinstance(value, (dict, list)):
+            raise TypeError(f"{where} must be a {hint.__name__}")
+        return value if type(value) is hint else hint(value)
+    return value
+
+
+class Wire:
+    """A message part that travels as JSON: `to_dict` and `from_dict` for every dataclass here."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls: type[T], data: Any) -> T:
+        return _from_dict(cls, data)
 
 
 @dataclass(frozen=True)
-class DesiredNic:
+class DesiredNic(Wire):
     port_id: str
     mac: str
     network_id: str = ""
@@ -70,13 +141,13 @@ class DesiredNic:
 
 
 @dataclass(frozen=True)
-class DesiredSnapshot:
+class DesiredSnapshot(Wire):
     image_id: str
     name: str
 
 
 @dataclass(frozen=True)
-class DesiredInstance:
+class DesiredInstance(Wire):
     uuid: str
     name: str
     hostname: str
@@ -104,20 +175,12 @@ class DesiredInstance:
     # Volumes attached to the guest (block storage); see DesiredAttachment.
     volumes: list[DesiredAttachment] = field(default_factory=list)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DesiredInstance":
-        data = dict(data)
-        data["snapshots"] = [_from_dict(DesiredSnapshot, s) for s in data.get("snapshots", [])]
-        data["nics"] = [_from_dict(DesiredNic, n) for n in data.get("nics", [])]
-        data["volumes"] = [DesiredAttachment.from_dict(v) for v in data.get("volumes", [])]
-        return _from_dict(cls, data)
-
 
 # -- block storage: volumes a host holds, exports it serves, attachments of its guests ------
 
 
 @dataclass(frozen=True)
-class VolumeTransport:
+class VolumeTransport(Wire):
     """How a guest's QEMU reaches a volume. Only the fields of its `kind` are used.
 
     file: the volume is on this host (`<state>/volumes/<volume_id>.qcow2`); nothing else.
@@ -143,7 +206,7 @@ class VolumeTransport:
 
 
 @dataclass(frozen=True)
-class DesiredAttachment:
+class DesiredAttachment(Wire):
     attachment_id: str
     volume_id: str
     # The disk's serial as the guest sees it; Nova and Cinder use the volume id.
@@ -153,15 +216,9 @@ class DesiredAttachment:
     readonly: bool = False
     transport: VolumeTransport = field(default_factory=VolumeTransport)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DesiredAttachment":
-        data = dict(data)
-        data["transport"] = _from_dict(VolumeTransport, data.get("transport") or {})
-        return _from_dict(cls, data)
-
 
 @dataclass(frozen=True)
-class VolumeSource:
+class VolumeSource(Wire):
     """Where a new volume's first bytes come from; used only when the volume is created.
 
     kind "" : empty (zeros).
@@ -179,7 +236,7 @@ class VolumeSource:
 
 
 @dataclass(frozen=True)
-class DesiredVolumeUpload:
+class DesiredVolumeUpload(Wire):
     """Volume -> image (os-volume_upload_image): convert and upload once."""
 
     image_id: str
@@ -187,7 +244,7 @@ class DesiredVolumeUpload:
 
 
 @dataclass(frozen=True)
-class DesiredBackup:
+class DesiredBackup(Wire):
     """A backup to take once, in Cinder's chunked layout (not yet implemented by the agent)."""
 
     id: str
@@ -199,7 +256,7 @@ class DesiredBackup:
 
 
 @dataclass(frozen=True)
-class DesiredVolume:
+class DesiredVolume(Wire):
     id: str
     # file | rbd (lvm and iscsi are not possible on these kernels: no device-mapper, no configfs)
     backend: str = "file"
@@ -216,18 +273,9 @@ class DesiredVolume:
     # rbd only: where the image lives (the agent's own cluster settings otherwise).
     rbd_pool: str = "volumes"
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DesiredVolume":
-        data = dict(data)
-        data["source"] = _from_dict(VolumeSource, data.get("source") or {})
-        data["snapshots"] = [str(s) for s in data.get("snapshots", [])]
-        data["uploads"] = [_from_dict(DesiredVolumeUpload, u) for u in data.get("uploads", [])]
-        data["backups"] = [_from_dict(DesiredBackup, b) for b in data.get("backups", [])]
-        return _from_dict(cls, data)
-
 
 @dataclass(frozen=True)
-class DesiredExport:
+class DesiredExport(Wire):
     """Serve a volume this host holds to a guest on another host, over NBD with TLS-PSK."""
 
     attachment_id: str
@@ -247,7 +295,7 @@ class DesiredExport:
 
 
 @dataclass(frozen=True)
-class DesiredSubnet:
+class DesiredSubnet(Wire):
     id: str
     cidr: str
     ip_version: int = 4
@@ -259,13 +307,13 @@ class DesiredSubnet:
 
 
 @dataclass(frozen=True)
-class DesiredFixedIp:
+class DesiredFixedIp(Wire):
     subnet_id: str
     ip_address: str
 
 
 @dataclass(frozen=True)
-class DesiredNetwork:
+class DesiredNetwork(Wire):
     """A network this host has a port on (a guest's, its DHCP port or a router leg)."""
 
     id: str
@@ -285,16 +333,9 @@ class DesiredNetwork:
     dhcp_mac: str | None = None
     dhcp_fixed_ips: list[DesiredFixedIp] = field(default_factory=list)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DesiredNetwork":
-        data = dict(data)
-        data["subnets"] = [_from_dict(DesiredSubnet, s) for s in data.get("subnets", [])]
-        data["dhcp_fixed_ips"] = [_from_dict(DesiredFixedIp, f) for f in data.get("dhcp_fixed_ips", [])]
-        return _from_dict(cls, data)
-
 
 @dataclass(frozen=True)
-class DesiredPort:
+class DesiredPort(Wire):
     """A guest's port on this host: a tap on the network's bridge, filtered by its groups."""
 
     id: str
@@ -311,15 +352,9 @@ class DesiredPort:
     # [{"ip_address": ip or cidr, "mac_address": mac}]: also allowed as the port's source.
     allowed_address_pairs: list[dict[str, str]] = field(default_factory=list)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DesiredPort":
-        data = dict(data)
-        data["fixed_ips"] = [_from_dict(DesiredFixedIp, f) for f in data.get("fixed_ips", [])]
-        return _from_dict(cls, data)
-
 
 @dataclass(frozen=True)
-class DesiredRule:
+class DesiredRule(Wire):
     # ingress | egress
     direction: str
     # IPv4 | IPv6
@@ -333,7 +368,7 @@ class DesiredRule:
 
 
 @dataclass(frozen=True)
-class DesiredSecurityGroup:
+class DesiredSecurityGroup(Wire):
     id: str
     stateful: bool = True
     rules: list[DesiredRule] = field(default_factory=list)
@@ -341,15 +376,9 @@ class DesiredSecurityGroup:
     # what a rule with this group as remote_group_id matches.
     member_ips: list[str] = field(default_factory=list)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DesiredSecurityGroup":
-        data = dict(data)
-        data["rules"] = [_from_dict(DesiredRule, r) for r in data.get("rules", [])]
-        return _from_dict(cls, data)
-
 
 @dataclass(frozen=True)
-class DesiredRouterLeg:
+class DesiredRouterLeg(Wire):
     """One interface of a router: its port, on a network, with addresses like 10.0.0.1/24."""
 
     port_id: str
@@ -359,7 +388,7 @@ class DesiredRouterLeg:
 
 
 @dataclass(frozen=True)
-class DesiredFloatingIp:
+class DesiredFloatingIp(Wire):
     id: str
     floating_ip: str
     fixed_ip: str
@@ -367,7 +396,7 @@ class DesiredFloatingIp:
 
 
 @dataclass(frozen=True)
-class DesiredRouter:
+class DesiredRouter(Wire):
     """A router placed on this host: a namespace with a leg per interface and NAT."""
 
     id: str
@@ -381,35 +410,17 @@ class DesiredRouter:
     routes: list[dict[str, str]] = field(default_factory=list)
     floating_ips: list[DesiredFloatingIp] = field(default_factory=list)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DesiredRouter":
-        data = dict(data)
-        gateway = data.get("gateway")
-        data["gateway"] = _from_dict(DesiredRouterLeg, gateway) if gateway else None
-        data["interfaces"] = [_from_dict(DesiredRouterLeg, i) for i in data.get("interfaces", [])]
-        data["floating_ips"] = [_from_dict(DesiredFloatingIp, f) for f in data.get("floating_ips", [])]
-        return _from_dict(cls, data)
-
 
 @dataclass(frozen=True)
-class DesiredNetworking:
+class DesiredNetworking(Wire):
     networks: list[DesiredNetwork] = field(default_factory=list)
     ports: list[DesiredPort] = field(default_factory=list)
     security_groups: list[DesiredSecurityGroup] = field(default_factory=list)
     routers: list[DesiredRouter] = field(default_factory=list)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DesiredNetworking":
-        return cls(
-            networks=[DesiredNetwork.from_dict(n) for n in data.get("networks", [])],
-            ports=[DesiredPort.from_dict(p) for p in data.get("ports", [])],
-            security_groups=[DesiredSecurityGroup.from_dict(g) for g in data.get("security_groups", [])],
-            routers=[DesiredRouter.from_dict(r) for r in data.get("routers", [])],
-        )
-
 
 @dataclass(frozen=True)
-class DesiredHostState:
+class DesiredHostState(Wire):
     hostname: str
     revision: int
     instances: list[DesiredInstance]
@@ -417,23 +428,9 @@ class DesiredHostState:
     volumes: list[DesiredVolume] = field(default_factory=list)
     exports: list[DesiredExport] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DesiredHostState":
-        return cls(
-            hostname=data["hostname"],
-            revision=int(data["revision"]),
-            instances=[DesiredInstance.from_dict(i) for i in data.get("instances", [])],
-            networking=DesiredNetworking.from_dict(data.get("networking") or {}),
-            volumes=[DesiredVolume.from_dict(v) for v in data.get("volumes", [])],
-            exports=[_from_dict(DesiredExport, e) for e in data.get("exports", [])],
-        )
-
 
 @dataclass(frozen=True)
-class ObservedInstance:
+class ObservedInstance(Wire):
     uuid: str
     # Nova's power_state numbers: 0 nostate, 1 running, 3 paused, 4 shutdown, 6 crashed, 7 suspended.
     power_state: int
@@ -461,7 +458,7 @@ class ObservedInstance:
 
 
 @dataclass(frozen=True)
-class ObservedVolume:
+class ObservedVolume(Wire):
     id: str
     # False once the host holds nothing of it (after a delete): the controller forgets it.
     present: bool = True
@@ -483,7 +480,7 @@ class ObservedVolume:
 
 
 @dataclass(frozen=True)
-class ObservedBackend:
+class ObservedBackend(Wire):
     """One volume backend of this host and its room, so placement can refuse what will not fit."""
 
     name: str  # file | rbd
@@ -494,7 +491,30 @@ class ObservedBackend:
 
 
 @dataclass(frozen=True)
-class HostCapacity:
+class HostCapabilities(Wire):
+    """What this host's hypervisor can do, as Nova's virt drivers declare `capabilities`, so the
+    scheduler and the API refuse by capability instead of the node failing the action.
+
+    The defaults are what an agent that reports no capabilities could do (all older agents)."""
+
+    # kvm | tcg: the accelerator guests run under.
+    accel: str = "tcg"
+    # Images are cached once per host and shared by every overlay.
+    has_imagecache: bool = True
+    supports_snapshot: bool = True
+    supports_pause: bool = True
+    supports_suspend: bool = True
+    supports_resize: bool = True
+    # Volumes hot-plugged into a running guest (and detached again).
+    supports_attach_volume: bool = False
+    supports_extend_volume: bool = False
+    supports_multiattach: bool = False
+    # Ports hot-plugged into a running guest (and detached again).
+    supports_attach_interface: bool = False
+
+
+@dataclass(frozen=True)
+class HostCapacity(Wire):
     vcpus: int
     memory_mb: int
     disk_gb: int
@@ -509,10 +529,11 @@ class HostCapacity:
     bridge_mappings: dict[str, str] = field(default_factory=dict)
     # Whether the kernel can make 802.1Q VLAN interfaces (vlan provider networks need it).
     vlan_supported: bool = False
+    capabilities: HostCapabilities = field(default_factory=HostCapabilities)
 
 
 @dataclass(frozen=True)
-class HostReport:
+class HostReport(Wire):
     hostname: str
     capacity: HostCapacity
     # Every instance the node holds, including ones the controller no longer wants.
@@ -532,22 +553,4 @@ class HostReport:
     exports_up: list[str] = field(default_factory=list)
     nbd_address: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "HostReport":
-        return cls(
-            hostname=str(data["hostname"]),
-            capacity=_from_dict(HostCapacity, data.get("capacity", {})),
-            instances=[_from_dict(ObservedInstance, i) for i in data.get("instances", [])],
-            volumes=[_from_dict(ObservedVolume, v) for v in data.get("volumes", [])],
-            volume_backends=[_from_dict(ObservedBackend, b) for b in data.get("volume_backends", [])],
-            exports_up=[str(e) for e in data.get("exports_up", [])],
-            nbd_address=str(data.get("nbd_address", "")),
-            applied_revision=int(data.get("applied_revision", 0)),
-            agent_version=str(data.get("agent_version", "")),
-            ports_up=[str(p) for p in data.get("ports_up", [])],
-            floating_ips_up=[str(f) for f in data.get("floating_ips_up", [])],
-            network_errors={str(k): str(v) for k, v in (data.get("network_errors") or {}).items()},
-        )

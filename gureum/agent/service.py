@@ -18,7 +18,7 @@ from gureum.agent import node
 from gureum.agent.applied import AppliedStore
 from gureum.agent.console import ConsoleRelay
 from gureum.agent.client import ControllerClient, ControllerRefused, ControllerUnreachable
-from gureum.agent.dataplane import Dataplane
+from gureum.agent.dataplane import LinuxDataplane
 from gureum.agent.metadata_index import MetadataIndex
 from gureum.agent.hypervisor import QemuHypervisor
 from gureum.agent.hypervisor.accel import Accel
@@ -61,7 +61,7 @@ class Agent:
         self.client = ControllerClient(settings.controller_url, settings.token)
         self.local_ip = settings.local_ip or node.host_ip()
         self.metadata = MetadataIndex()
-        self.dataplane = Dataplane(state_dir=state / "dataplane", host_netns=settings.netns,
+        self.dataplane = LinuxDataplane(state_dir=state / "dataplane", host_netns=settings.netns,
                                    bridge_mappings=dict(settings.bridge_mappings), local_ip=self.local_ip,
                                    name_prefix=settings.name_prefix, metadata_lookup=self.metadata.lookup)
         self.hypervisor = QemuHypervisor(state / "instances", accel=Accel(settings.accel) if settings.accel else None,
@@ -96,7 +96,7 @@ class Agent:
                     node.capacity(self.hypervisor.instances_dir, self.hypervisor.accel.value,
                                   self.settings.availability_zone),
                     host_ip=self.local_ip, bridge_mappings=dict(self.settings.bridge_mappings),
-                    vlan_supported=self.vlan_supported),
+                    vlan_supported=self.vlan_supported, capabilities=self.hypervisor.capabilities),
                 instances=self.reconciler.observe_all(),
                 applied_revision=self.applied_revision,
                 agent_version=__version__,

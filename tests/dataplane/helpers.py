@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gureum import testing
-from gureum.agent.dataplane import Dataplane, names, netns
+from gureum.agent.dataplane import LinuxDataplane, names, netns
 from gureum.agent.hypervisor.instance_metadata import InstanceMetadata
 from gureum.agent.protocol import (
     DesiredFixedIp,
@@ -220,7 +220,7 @@ class World:
     def __init__(self, workdir: Path) -> None:
         self.prefix = f"gd{secrets.token_hex(3)}-"
         self.workdir = workdir
-        self.dataplanes: list[Dataplane] = []
+        self.dataplanes: list[LinuxDataplane] = []
         self.namespaces: list[Namespace] = []
         self.instances: dict[tuple[str, str], InstanceMetadata] = {}
 
@@ -230,9 +230,9 @@ class World:
         return host
 
     def dataplane(self, host: str | None = None, local_ip: str = "192.168.77.1", prefix: str = "",
-                  bridge_mappings: dict[str, str] | None = None) -> Dataplane:
+                  bridge_mappings: dict[str, str] | None = None) -> LinuxDataplane:
         host = host or self.host()
-        dataplane = Dataplane(state_dir=self.workdir / f"dp-{len(self.dataplanes)}", host_netns=host,
+        dataplane = LinuxDataplane(state_dir=self.workdir / f"dp-{len(self.dataplanes)}", host_netns=host,
                               bridge_mappings=bridge_mappings if bridge_mappings is not None else {"external": "br-ex"},
                               local_ip=local_ip, name_prefix=self.prefix + prefix, metadata_lookup=self.lookup)
         self.dataplanes.append(dataplane)

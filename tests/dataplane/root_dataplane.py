@@ -15,12 +15,12 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from gureum.agent.dataplane import Dataplane
+from gureum.agent.dataplane import LinuxDataplane
 from gureum.agent.protocol import DesiredNetworking
 
 
 def main(command: str, state_dir: str, prefix: str) -> None:
-    dataplane = Dataplane(state_dir=Path(state_dir), host_netns=None, bridge_mappings={}, local_ip="192.168.77.1",
+    dataplane = LinuxDataplane(state_dir=Path(state_dir), host_netns=None, bridge_mappings={}, local_ip="192.168.77.1",
                           name_prefix=prefix)
     try:
         if command == "apply":

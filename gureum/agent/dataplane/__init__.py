@@ -1,11 +1,12 @@
 """The agent's dataplane: Linux bridges, VXLAN, namespaces, nftables, dnsmasq, metadata.
 
-The agent calls `Dataplane.apply(networking)` on every reconcile pass, before
+LinuxDataplane implements the Dataplane seam (base.py). The agent calls
+`apply(networking)` on every reconcile pass, before
 it starts guests: apply makes this host's network devices match the desired
 state, idempotently, and removes what it made that is no longer desired. It
 reads the node itself each time (one link dump per namespace, pidfiles), so a
 bridge or namespace deleted by hand, or a dnsmasq that died, is rebuilt on the
-next pass, and a new Dataplane over a running node (agent restart) adopts what
+next pass, and a new LinuxDataplane over a running node (agent restart) adopts what
 is there without disturbing traffic. One broken network or router never stops
 the others: its error, in plain words, goes in the observation by id.
 
@@ -27,9 +28,9 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from gureum.agent.dataplane.base import Dataplane, NetworkObservation
 from gureum.agent.dataplane import bridges, dhcp, firewall, names, netns, nft, ports, probe, routers
 from gureum.agent.dataplane.bridges import BuiltNetwork, NetworkContext
 from gureum.agent.dataplane.errors import DataplaneError, describe
@@ -39,7 +40,7 @@ from gureum.agent.dataplane.netlink import RTPROT_KERNEL, RTPROT_STATIC, Handles
 from gureum.agent.hypervisor.instance_metadata import InstanceMetadata
 from gureum.agent.protocol import DesiredNetwork, DesiredNetworking, DesiredPort, DesiredRouter
 
-__all__ = ["Dataplane", "DataplaneError", "NetworkObservation"]
+__all__ = ["Dataplane", "DataplaneError", "LinuxDataplane", "NetworkObservation"]
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +51,7 @@ _IPV4, _IPV6 = 2, 10
 _VERIFY_SECONDS = 10.0
 
 
-@dataclass(frozen=True)
-class NetworkObservation:
-    """What apply() built: HostReport.ports_up, floating_ips_up and network_errors."""
-
-    ports_up: list[str] = field(default_factory=list)
-    floating_ips_up: list[str] = field(default_factory=list)
-    errors: dict[str, str] = field(default_factory=dict)
-
-
-class Dataplane:
+class LinuxDataplane(Dataplane):
     def __init__(self, state_dir: Path, host_netns: str | None = None, bridge_mappings: dict[str, str] | None = None,
                  local_ip: str = "", name_prefix: str = "", metadata_lookup: MetadataLookup | None = None) -> None:
         self.state_dir = Path(state_dir)

@@ -12,6 +12,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gureum.agent.protocol import HostCapabilities
+
 
 class HypervisorError(RuntimeError):
     """An action on a guest failed; the message says what and what to do."""
@@ -71,6 +73,22 @@ class ObservedGuest:
 
 class Hypervisor(ABC):
     """One node's guests. Every method is idempotent where the name allows it."""
+
+    @property
+    def capabilities(self) -> HostCapabilities:
+        """What this driver can do, reported to the controller in HostCapacity.
+
+        Attach support follows from the methods: a driver that implements attach_disk or
+        attach_port says so without a second place to keep in step. Override to say more."""
+        implements = {name: getattr(type(self), name) is not getattr(Hypervisor, name)
+                      for name in ("attach_disk", "attach_port")}
+        return HostCapabilities(accel=self.accelerator, supports_attach_volume=implements["attach_disk"],
+                                supports_attach_interface=implements["attach_port"])
+
+    @property
+    def accelerator(self) -> str:
+        """kvm | tcg."""
+        return "tcg"
 
     @abstractmethod
     def spawn(self, spec: GuestSpec) -> ObservedGuest:

@@ -79,6 +79,10 @@ class QemuHypervisor(Hypervisor):
         # One action at a time per guest; QMP serves one client anyway.
         self._locks: defaultdict[str, threading.RLock] = defaultdict(threading.RLock)
 
+    @property
+    def accelerator(self) -> str:
+        return self.accel.value
+
     # -- lifecycle ---------------------------------------------------------
 
     def spawn(self, spec: GuestSpec) -> ObservedGuest:
