@@ -121,15 +121,16 @@ def test_stop_answers_while_a_large_image_downloads(slow_node: SlowNode, tmp_pat
                                    slow)["id"]
     wait_for(proxy.trickling.is_set, 60, 0.2, "the agent to start downloading the large image")
 
+    # The stop as the CLI sends it (`openstack server stop`), timed from the request: the CLI's own
+    # start-up takes 3-20 s on this shared machine and would measure the machine, not the cloud.
     started = time.monotonic()
-    cloud.openstack("server", "stop", quick)
-    accepted = time.monotonic()
+    stopping = call(cloud, "POST", f"/servers/{quick_id}/action", {"os-stop": None})
+    assert stopping.status == 202, stopping.body
     wait_for(lambda: call(cloud, "GET", f"/servers/{quick_id}").body["server"]["status"] == "SHUTOFF",
              STOP_WITHIN_SECONDS, 0.25, f"{quick} SHUTOFF while an image downloads")
     took = time.monotonic() - started
-    print(f"server stop with a 2 GiB download in flight: SHUTOFF {took:.1f} s after `openstack server stop` "
-          f"began ({time.monotonic() - accepted:.1f} s after it returned; "
-          f"{proxy.trickled_bytes / 1024**2:.0f} MiB of the image trickled so far)")
+    print(f"server stop with a 2 GiB download in flight: SHUTOFF {took:.1f} s after the stop request "
+          f"({proxy.trickled_bytes / 1024**2:.0f} MiB of the image trickled so far)")
     assert took <= STOP_WITHIN_SECONDS
     assert proxy.trickling.is_set(), "the download ended: the test proved nothing"
     assert status_of(cloud, slow) == "BUILD"
