@@ -21,6 +21,7 @@ from pathlib import Path
 from gureum.agent.applied import Applied, AppliedStore
 from gureum.agent.client import ControllerClient
 from gureum.agent.hypervisor import (
+    DiskSync,
     GuestNotFound,
     GuestSpec,
     Hypervisor,
@@ -35,6 +36,8 @@ from gureum.agent.imagecache import ImageCache
 from gureum.agent.jobs import Cancelled, Done, Failed, JobQueue
 from gureum.agent.metadata_index import MetadataIndex, metadata_of
 from gureum.agent.protocol import DesiredHostState, DesiredInstance, ObservedInstance
+from gureum.agent.volume_attachments import GuestVolumes
+from gureum.agent.volume_reconcile import VolumeReconciler
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +58,13 @@ class NodeMemory:
 class Reconciler:
     def __init__(self, hypervisor: Hypervisor, images: ImageCache, applied: AppliedStore,
                  client: ControllerClient, scratch_dir: Path, dataplane: Dataplane,
-                 metadata: MetadataIndex, wake: Callable[[], None] = lambda: None) -> None:
+                 metadata: MetadataIndex, wake: Callable[[], None] = lambda: None,
+                 volumes: VolumeReconciler | None = None, guest_volumes: GuestVolumes | None = None) -> None:
         """`wake` asks for a pass soon: a job beside the pass ended."""
         self.hv = hypervisor
+        # Block storage: this host's volumes, and its guests' attachments (None: no volumes here).
+        self.volumes = volumes
+        self.guest_volumes = guest_volumes
         self.dataplane = dataplane
         self.metadata = metadata
         # What the dataplane built on the last pass: reported as port and floating IP status.
@@ -84,6 +91,9 @@ class Reconciler:
         except Exception as exc:  # noqa: BLE001 - guests without networking still run
             log.warning("dataplane: %s", _plain(exc))
             self.network = NetworkObservation(errors={"dataplane": _plain(exc)})
+        # Volumes before guests: a disk must exist before QEMU opens it.
+        if self.volumes is not None:
+            self.volumes.apply(desired.volumes)
         for instance in desired.instances:
             try:
                 self.converge(instance)
@@ -111,11 +121,15 @@ class Reconciler:
                 self.memory.snapshot_failures.pop(instance_uuid, None)
             except Exception as exc:  # noqa: BLE001
                 self.memory.errors[instance_uuid] = f"could not remove the guest: {_plain(exc)}"
+        # Volumes last: a guest that detached or went away has released them by now.
+        if self.volumes is not None:
+            self.volumes.remove_unwanted()
         self._prune_images(desired)
 
     def _prune_images(self, desired: DesiredHostState) -> None:
         """Keep the images a desired instance needs, and the bases of every overlay still on the node."""
         in_use = {i.image_id for i in desired.instances}
+        in_use |= {v.source.id for v in desired.volumes if v.source.kind == "image"}  # volumes being made
         for instance_uuid in self.applied.known():
             done = self.applied.load(instance_uuid)
             if done is not None:
@@ -154,6 +168,8 @@ class Reconciler:
                 if not self._snapshot(want, snapshot.image_id, done):
                     return  # uploading beside the pass; power follows once it is through
         assert guest is not None
+        if self.guest_volumes is not None:
+            self.guest_volumes.sync(want)  # before power: a guest starting launches with its volumes
         self._set_power(want, guest)
 
     # -- steps -----------------------------------------------------------------
@@ -188,6 +204,7 @@ class Reconciler:
             root_disk_gib=want.root_gb or None,
             config_drive=self._config_drive(want) if want.config_drive else None,
             nics=[NicSpec(mac=nic.mac, tap=self.dataplane.tap_name(nic.port_id), mtu=nic.mtu) for nic in want.nics],
+            disks=self.guest_volumes.disks(want)[0] if self.guest_volumes is not None else [],
         )
         try:
             self.hv.spawn(spec)
@@ -276,6 +293,7 @@ class Reconciler:
         for instance_uuid in set(guests) | self.applied.known() | set(self.memory.errors) | set(activity):
             guest = guests.get(instance_uuid)
             done = self.applied.load(instance_uuid) or Applied()
+            disks = self.guest_volumes.last(instance_uuid) if self.guest_volumes and guest else DiskSync()
             seen.append(
                 ObservedInstance(
                     uuid=instance_uuid,
@@ -289,6 +307,9 @@ class Reconciler:
                     error=self.memory.errors.get(instance_uuid),
                     console_tail=self._console_if_changed(instance_uuid) if guest else None,
                     activity=activity.get(instance_uuid),
+                    volumes_attached=list(disks.attached),
+                    detach_pending=list(disks.detach_pending),
+                    volume_errors=dict(disks.errors),
                 )
             )
         return seen

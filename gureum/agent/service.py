@@ -25,6 +25,7 @@ from gureum.agent.hypervisor.accel import Accel
 from gureum.agent.imagecache import ImageCache
 from gureum.agent.protocol import DesiredHostState, HostReport
 from gureum.agent.reconcile import Reconciler
+from gureum.agent.volume_node import volume_parts
 
 log = logging.getLogger("gureum.agent")
 
@@ -66,15 +67,19 @@ class Agent:
                                    name_prefix=settings.name_prefix, metadata_lookup=self.metadata.lookup)
         self.hypervisor = QemuHypervisor(state / "instances", accel=Accel(settings.accel) if settings.accel else None,
                                          command_prefix=self.dataplane.command_prefix())
+        images = ImageCache(state / "image-cache", self.client)
+        self.volumes, guest_volumes = volume_parts(state, self.hypervisor, images, self.client)
         self.reconciler = Reconciler(
             self.hypervisor,
-            ImageCache(state / "image-cache", self.client),
+            images,
             AppliedStore(state / "applied"),
             self.client,
             state / "scratch",
             dataplane=self.dataplane,
             metadata=self.metadata,
             wake=self.wake_pass,
+            volumes=self.volumes,
+            guest_volumes=guest_volumes,
         )
         self.vlan_supported = self.dataplane.vlan_supported()
         self.stopping = threading.Event()
@@ -103,6 +108,8 @@ class Agent:
                 ports_up=sorted(network.ports_up),
                 floating_ips_up=sorted(network.floating_ips_up),
                 network_errors=dict(network.errors),
+                volumes=self.volumes.observe(),
+                volume_backends=self.volumes.observe_backends(),
             )
             return self.client.report(report)
 
@@ -155,6 +162,7 @@ class Agent:
             self.applied_revision = desired.revision
             self._report_quietly()
         self.dataplane.close()
+        self.volumes.close()
         log.info("agent stopped; guests and the dataplane keep running")
 
     def _report_quietly(self) -> bool:

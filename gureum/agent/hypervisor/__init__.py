@@ -2,6 +2,8 @@
 
 from gureum.agent.hypervisor.accel import Accel, detect_accel
 from gureum.agent.hypervisor.base import (
+    DiskSpec,
+    DiskSync,
     GuestNotFound,
     GuestSpec,
     Hypervisor,
@@ -16,6 +18,8 @@ from gureum.agent.hypervisor.qemu import QemuHypervisor
 
 __all__ = [
     "Accel",
+    "DiskSpec",
+    "DiskSync",
     "GuestNotFound",
     "GuestSpec",
     "Hypervisor",

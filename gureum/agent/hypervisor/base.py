@@ -11,6 +11,7 @@ import enum
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gureum.agent.protocol import HostCapabilities
 
@@ -45,6 +46,42 @@ class NicSpec:
 
 
 @dataclass(frozen=True)
+class DiskSpec:
+    """A volume as a virtio disk of the guest: QEMU's blockdev and device for it.
+
+    `blockdev` is blockdev-add's arguments without the node name (format driver and
+    its `file` child: a local file, NBD or RBD); `objects` are object-add arguments it
+    needs first (TLS-PSK credentials, secrets), with ids derived from `node_name`.
+    The guest sees serial `serial` (/dev/disk/by-id/virtio-<first 20 chars>).
+    """
+
+    attachment_id: str
+    volume_id: str
+    node_name: str  # "v" + 30 hex: QEMU allows 31 characters
+    blockdev: dict[str, Any]
+    serial: str = ""
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    boot_index: int | None = None
+    readonly: bool = False
+    # The volume is a file of this host: this guest's QEMU is where live operations go.
+    local: bool = False
+
+    @property
+    def device_id(self) -> str:
+        return f"volume-{self.volume_id}"
+
+
+@dataclass(frozen=True)
+class DiskSync:
+    """What a guest's disks are after a sync, by attachment id."""
+
+    attached: list[str] = field(default_factory=list)
+    # Detached in the desired state, but the guest has not released the disk yet.
+    detach_pending: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class GuestSpec:
     """Everything needed to start one guest. Paths are on this node."""
 
@@ -52,13 +89,16 @@ class GuestSpec:
     name: str
     vcpus: int
     memory_mib: int
-    root_disk_base: Path  # the image; the guest writes to its own overlay of it
+    # The image; the guest writes to its own overlay of it. None: no root disk (boot from volume).
+    root_disk_base: Path | None
     root_disk_gib: int | None = None  # grow the overlay to this size (flavor root_gb)
     kernel: Path | None = None  # direct kernel boot, as with AMI/ARI images
     initrd: Path | None = None
     kernel_cmdline: str | None = None
     config_drive: Path | None = None  # an ISO 9660 image labelled config-2
     nics: list[NicSpec] = field(default_factory=list)
+    # Volumes, built in at launch; a running guest gets changes hot-plugged (sync_disks).
+    disks: list[DiskSpec] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -152,11 +192,28 @@ class Hypervisor(ABC):
     def console_log(self, instance_id: str, max_bytes: int = 100 * 1024) -> str:
         """The tail of the serial console output (Nova caps it at 100 KiB)."""
 
-    def attach_disk(self, instance_id: str, disk: Path, device_name: str) -> None:
-        raise NotImplementedError("volume attach is not implemented yet (volume issue)")
+    def sync_disks(self, instance_id: str, disks: list[DiskSpec]) -> DiskSync:
+        """Make the guest's volumes `disks`: saved for its next launch, and hot-plugged or
+        unplugged now if it runs. A disk the guest does not release is reported pending."""
+        raise NotImplementedError(f"{type(self).__name__} cannot attach volumes")
 
-    def detach_disk(self, instance_id: str, device_name: str) -> None:
-        raise NotImplementedError("volume detach is not implemented yet (volume issue)")
+    def attach_disk(self, instance_id: str, disk: DiskSpec) -> DiskSync:
+        """Add one volume to the guest's disks (idempotent)."""
+        kept = [d for d in self.disks_of(instance_id) if d.volume_id != disk.volume_id]
+        return self.sync_disks(instance_id, [*kept, disk])
+
+    def detach_disk(self, instance_id: str, volume_id: str) -> DiskSync:
+        """Remove one volume from the guest's disks (idempotent)."""
+        return self.sync_disks(instance_id, [d for d in self.disks_of(instance_id) if d.volume_id != volume_id])
+
+    def disks_of(self, instance_id: str) -> list[DiskSpec]:
+        """The volumes the guest is meant to have (its saved spec)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot attach volumes")
+
+    def volume_holders(self) -> dict[str, tuple[Path, str]]:
+        """Volume id -> (QMP socket, node name) of each running guest's local volume: where a
+        volume's live snapshots and resizes must go."""
+        return {}
 
     def attach_port(self, instance_id: str, nic: NicSpec) -> None:
         raise NotImplementedError("interface attach is not implemented yet (networking issue)")

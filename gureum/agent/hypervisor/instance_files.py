@@ -14,7 +14,7 @@ import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from gureum.agent.hypervisor.base import GuestSpec, HypervisorError, NicSpec
+from gureum.agent.hypervisor.base import DiskSpec, GuestSpec, HypervisorError, NicSpec
 
 # Instance ids become directory names: no separators, no dot-dot, no surprises.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -54,6 +54,10 @@ class InstancePaths:
     @property
     def spec_file(self) -> Path:
         return self.root / "spec.json"
+
+    @property
+    def detaching(self) -> Path:
+        return self.root / "detaching.json"  # device id -> attachment id of unplugs under way
 
     @property
     def memory_state(self) -> Path:
@@ -100,4 +104,5 @@ def load_spec(paths: InstancePaths) -> GuestSpec:
         if record.get(key) is not None:
             record[key] = Path(record[key])
     record["nics"] = [NicSpec(**nic) for nic in record.get("nics", [])]
+    record["disks"] = [DiskSpec(**disk) for disk in record.get("disks", [])]
     return GuestSpec(**record)

@@ -15,12 +15,15 @@ import subprocess
 import threading
 import time
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gureum.agent.hypervisor import process
 from gureum.agent.hypervisor.accel import QEMU_BINARY, Accel, detect_accel
+from gureum.agent.hypervisor import hotplug
 from gureum.agent.hypervisor.base import (
+    DiskSpec,
+    DiskSync,
     GuestNotFound,
     GuestSpec,
     Hypervisor,
@@ -94,7 +97,7 @@ class QemuHypervisor(Hypervisor):
             if spec.config_drive is not None and spec.config_drive != paths.config_drive:
                 shutil.copyfile(spec.config_drive, paths.config_drive)
                 spec = replace(spec, config_drive=paths.config_drive)
-            if not paths.disk.exists():
+            if spec.root_disk_base is not None and not paths.disk.exists():
                 _create_overlay(spec, paths)
             save_spec(paths, spec)
             if paths.memory_state.exists():
@@ -211,6 +214,79 @@ class QemuHypervisor(Hypervisor):
             finally:
                 if running:
                     self._qmp_on_running(instance_id, "cont")
+
+    # -- volumes ---------------------------------------------------------------
+
+    def disks_of(self, instance_id: str) -> list[DiskSpec]:
+        return list(load_spec(self._existing_paths(instance_id)).disks)
+
+    def sync_disks(self, instance_id: str, disks: list[DiskSpec]) -> DiskSync:
+        paths = self._existing_paths(instance_id)
+        with self._locks[instance_id]:
+            spec = load_spec(paths)
+            unplugs = _Unplugs.load(paths)
+            for old in spec.disks:
+                if old.volume_id not in {d.volume_id for d in disks}:
+                    unplugs.attachments[old.device_id] = old.attachment_id
+            if spec.disks != disks:
+                # The next launch builds A; a restarted agent finds it here.
+                save_spec(paths, replace(spec, disks=list(disks)))
+            if process.guest_process(paths.pidfile) is None:
+                # No QEMU, nothing plugged: whatever was unplugging is gone with it.
+                paths.detaching.unlink(missing_ok=True)
+                return DiskSync(attached=[d.attachment_id for d in disks])
+            result = self._sync_live(paths, disks, unplugs)
+            unplugs.save(paths)
+            return result
+
+    def _sync_live(self, paths: InstancePaths, disks: list[DiskSpec], unplugs: "_Unplugs") -> DiskSync:
+        errors: dict[str, str] = {}
+        pending: list[str] = []
+        wanted = {d.device_id for d in disks}
+        with QmpClient(paths.qmp_socket) as qmp:
+            seen = hotplug.observe(qmp)
+            for device_id, node in seen.devices.items():
+                if device_id in wanted:
+                    continue
+                attachment_id = unplugs.attachments.get(device_id, device_id)
+                wait = hotplug.RETRY_UNPLUG_WAIT_SECONDS if device_id in unplugs.asked \
+                    else hotplug.FIRST_UNPLUG_WAIT_SECONDS
+                try:
+                    if not hotplug.detach(qmp, device_id, node, wait):
+                        pending.append(attachment_id)
+                        unplugs.asked.add(device_id)
+                except QmpError as error:
+                    errors[attachment_id] = f"could not detach: {error}"
+            for disk in disks:
+                try:
+                    hotplug.attach(qmp, disk, seen)
+                except QmpError as error:
+                    errors[disk.attachment_id] = f"could not attach: {error}"
+            seen = hotplug.observe(qmp)
+            in_use = {d.node_name for d in disks} | set(seen.devices.values())
+            for node in seen.nodes - in_use:
+                try:
+                    hotplug.remove_node(qmp, node)  # left by an agent that stopped between the steps
+                except QmpError:
+                    pass  # still in use by a device being unplugged: next pass
+        unplugs.keep_only(set(seen.devices))
+        return DiskSync(attached=[d.attachment_id for d in disks if d.device_id in seen.devices],
+                        detach_pending=pending, errors=errors)
+
+    def volume_holders(self) -> dict[str, tuple[Path, str]]:
+        holders: dict[str, tuple[Path, str]] = {}
+        for instance_id in self._instance_ids():
+            paths = instance_paths(self.instances_dir, instance_id)
+            if process.guest_process(paths.pidfile) is None:
+                continue
+            try:
+                disks = load_spec(paths).disks
+            except (OSError, ValueError):
+                continue
+            for disk in disks:
+                if disk.local:
+                    holders[disk.volume_id] = (paths.qmp_socket, disk.node_name)
+        return holders
 
     # -- observation -------------------------------------------------------
 
@@ -392,3 +468,33 @@ def _wait_for_migration(qmp: QmpClient, instance_id: str) -> None:
             qmp.execute("migrate_cancel")
             raise HypervisorError(f"saving the memory of guest {instance_id} took too long")
         time.sleep(0.1)
+
+
+
+@dataclass
+class _Unplugs:
+    """Volume devices being unplugged (device id -> attachment id), kept in the instance dir,
+    and those already asked once (their guest gets a shorter wait on later passes)."""
+
+    attachments: dict[str, str] = field(default_factory=dict)
+    asked: set[str] = field(default_factory=set)
+
+    @classmethod
+    def load(cls, paths: InstancePaths) -> "_Unplugs":
+        try:
+            record = json.loads(paths.detaching.read_text())
+            return cls(dict(record["attachments"]), set(record["asked"]))
+        except (OSError, ValueError, KeyError):
+            return cls()
+
+    def keep_only(self, devices: set[str]) -> None:
+        self.attachments = {d: a for d, a in self.attachments.items() if d in devices}
+        self.asked &= devices
+
+    def save(self, paths: InstancePaths) -> None:
+        if not self.attachments and not self.asked:
+            paths.detaching.unlink(missing_ok=True)
+            return
+        temporary = paths.detaching.with_name(".detaching.json.tmp")
+        temporary.write_text(json.dumps({"attachments": self.attachments, "asked": sorted(self.asked)}))
+        os.replace(temporary, paths.detaching)

@@ -11,10 +11,11 @@ Choices that matter:
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from gureum.agent.hypervisor.accel import QEMU_BINARY, Accel, accel_arguments
-from gureum.agent.hypervisor.base import GuestSpec, NicSpec
+from gureum.agent.hypervisor.base import DiskSpec, GuestSpec, NicSpec
 from gureum.agent.hypervisor.instance_files import InstancePaths
 
 # seccomp: no obsolete syscalls, no scheduler or resource tweaks. -daemonize
@@ -62,12 +63,16 @@ def _console_arguments(paths: InstancePaths) -> list[str]:
 
 
 def _disk_arguments(spec: GuestSpec, paths: InstancePaths) -> list[str]:
-    root_device = "virtio-blk-pci,drive=root"
-    if spec.kernel is None:
-        root_device += ",bootindex=0"  # with -kernel, QEMU's own boot ROM holds index 0
-    arguments = ["-drive", f"file={_escape(str(paths.disk))},format=qcow2,if=none,id=root,"
-                           "discard=unmap,detect-zeroes=unmap",
-                 "-device", root_device]
+    arguments: list[str] = []
+    if spec.root_disk_base is not None:
+        root_device = "virtio-blk-pci,drive=root"
+        if spec.kernel is None:
+            root_device += ",bootindex=0"  # with -kernel, QEMU's own boot ROM holds index 0
+        arguments += ["-drive", f"file={_escape(str(paths.disk))},format=qcow2,if=none,id=root,"
+                                "discard=unmap,detect-zeroes=unmap",
+                      "-device", root_device]
+    for disk in spec.disks:
+        arguments += volume_arguments(disk, boot=spec.kernel is None and spec.root_disk_base is None)
     if spec.config_drive is not None:
         arguments += ["-drive", f"file={_escape(str(paths.config_drive))},format=raw,if=none,id=config,"
                                 "readonly=on",
@@ -99,3 +104,29 @@ def _nic_arguments(nics: list[NicSpec]) -> list[str]:
             device += f",host_mtu={nic.mtu}"
         arguments += ["-netdev", netdev, "-device", device]
     return arguments
+
+
+def volume_blockdev(disk: DiskSpec) -> dict:
+    """blockdev-add's arguments for a volume (the same at launch and at hotplug)."""
+    blockdev = {**disk.blockdev, "node-name": disk.node_name, "discard": "unmap"}
+    if disk.readonly:
+        blockdev["read-only"] = True
+    return blockdev
+
+
+def volume_device(disk: DiskSpec, boot: bool) -> dict:
+    """device_add's arguments for a volume: virtio-blk with the volume id as its serial."""
+    device: dict = {"driver": "virtio-blk-pci", "id": disk.device_id, "drive": disk.node_name,
+                    "serial": disk.serial or disk.volume_id}
+    if boot and disk.boot_index is not None:
+        device["bootindex"] = disk.boot_index
+    return device
+
+
+def volume_arguments(disk: DiskSpec, boot: bool) -> list[str]:
+    """A volume built in at launch: its objects, -blockdev and -device, in QEMU's JSON syntax."""
+    arguments: list[str] = []
+    for obj in disk.objects:
+        arguments += ["-object", json.dumps(obj)]
+    return [*arguments, "-blockdev", json.dumps(volume_blockdev(disk)),
+            "-device", json.dumps(volume_device(disk, boot))]

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Callable
 
 from gureum.agent.hypervisor.base import HypervisorError
 
@@ -76,6 +77,34 @@ class QmpClient:
                 error = message["error"]
                 raise QmpError(f"QMP {command}: {error.get('class')}: {error.get('desc')}")
             return message.get("return")
+
+    def wait_for_event(self, matches: Callable[[dict[str, Any]], bool], timeout_seconds: float) -> bool:
+        """Whether an event that `matches` arrived (already buffered, or within the timeout)."""
+        if any(matches(event) for event in self.events):
+            return True
+        if self._socket is None:
+            raise QmpError("not connected")
+        deadline = time.monotonic() + timeout_seconds
+        try:
+            while (remaining := deadline - time.monotonic()) > 0:
+                self._socket.settimeout(remaining)
+                try:
+                    message = self._read_message()
+                except QmpError as error:
+                    if not isinstance(error.__cause__, TimeoutError):
+                        raise
+                    # A socket file that timed out cannot be read again: start a new conversation.
+                    self.close()
+                    self.__enter__()
+                    return False
+                if "event" in message:
+                    self.events.append(message)
+                    if matches(message):
+                        return True
+            return False
+        finally:
+            if self._socket is not None:
+                self._socket.settimeout(self._timeout_seconds)
 
     def _read_message(self) -> dict[str, Any]:
         try:

@@ -1,0 +1,157 @@
+"""Volumes in a real TCG guest: hotplug over QMP, data across detach/re-attach,
+a live snapshot and a revert, a live extend, and the volume built in at the next launch."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import socket
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from agent_helpers import BANNER, guest_spec, new_instance_id, wait_for_console
+
+from gureum.agent.client import ControllerClient
+from gureum.agent.hypervisor import QemuHypervisor
+from gureum.agent.imagecache import ImageCache
+from gureum.agent.protocol import DesiredAttachment, DesiredInstance, DesiredVolume
+from gureum.agent.storage import GIB
+from gureum.agent.volume_node import volume_parts
+from gureum.guest import GuestImage
+
+pytestmark = pytest.mark.slow
+
+_steps = itertools.count(1)
+
+
+def in_guest(hv: QemuHypervisor, instance_id: str, command: str, answer: str, timeout: float = 60) -> str:
+    """Run `command` in the guest's console shell; it must set R to `answer` (a regex); returns R.
+    The marker is arithmetic so the echoed command line itself never matches. Lines stay short:
+    the console took 127 characters of a longer one."""
+    step = next(_steps) * 1000 + 7
+    line = f"{command};echo s$(({step}))-$R\n".encode()
+    assert len(line) < 120, line
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as console:
+        console.connect(str(hv.instances_dir / instance_id / "console.sock"))
+        for start in range(0, len(line), 16):  # typed, not pasted: the UART takes 16 bytes at a time
+            console.sendall(line[start:start + 16])
+            time.sleep(0.05)
+        match = wait_for_console(hv, instance_id, re.compile(rf"s{step}-({answer})\r?\n"),
+                                 timeout_seconds=timeout)
+    return match.group(1)
+
+
+def shell_ready(hv: QemuHypervisor, instance_id: str) -> None:
+    """Let the console shell settle (its first prompt asks the terminal for the cursor), and
+    define `f SERIAL`: R = the /dev/vdX whose virtio serial that is."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as console:
+        console.connect(str(hv.instances_dir / instance_id / "console.sock"))
+        console.sendall(b"\n")
+        time.sleep(2)
+    in_guest(hv, instance_id, "R=up", "up")
+    in_guest(hv, instance_id,
+             'f(){ R=;for b in /sys/block/vd*;do [ "$(cat $b/serial)" = "$1" ]&&R=/dev/${b##*/};done;}',
+             "up")  # defining f leaves R as it was
+
+
+PROBED = re.compile(r"virtio_blk virtio\d+: \[(vd[a-z]+)\] \d+ 512-byte")
+RESIZED = re.compile(r"virtio_blk virtio\d+: \[(vd[a-z]+)\] new size")
+
+
+# Wait for the guest kernel to log a disk change before typing anything: typing into the
+# console while the kernel printed its hotplug messages froze the console here.
+def find_disk(serial: str) -> str:
+    return f'for i in $(seq 50);do f {serial[:20]};[ -n "$R" ]&&break;sleep .2;done'
+
+
+def test_file_volume_hotplug_snapshot_revert_and_cold_boot(hypervisor: QemuHypervisor,
+                                                           guest_image: GuestImage) -> None:
+    state = hypervisor.instances_dir.parent
+    client = ControllerClient("http://127.0.0.1:9", "unused")  # empty volumes need no controller
+    volumes, guest_volumes = volume_parts(state, hypervisor, ImageCache(state / "image-cache", client), client)
+    volume_id, attachment_id = str(uuid.uuid4()), str(uuid.uuid4())
+    instance_id = new_instance_id()
+    spec = guest_spec(guest_image, instance_id, direct_kernel=True)
+    hypervisor.spawn(spec)
+    wait_for_console(hypervisor, instance_id, BANNER)
+    shell_ready(hypervisor, instance_id)
+
+    def want(attached: bool) -> DesiredInstance:
+        return DesiredInstance(uuid=instance_id, name="vm", hostname="vm", project_id="p", vcpus=1,
+                               memory_mb=128, root_gb=0, image_id="img", power="running",
+                               volumes=[DesiredAttachment(attachment_id, volume_id, serial=volume_id)]
+                               if attached else [])
+
+    volumes.apply([DesiredVolume(volume_id, size_gb=1)])
+    volume_file = state / "volumes" / f"{volume_id}.qcow2"
+    assert volume_file.exists()
+
+    started = time.monotonic()
+    probed = len(PROBED.findall(hypervisor.console_log(instance_id, max_bytes=10**7)))
+    assert guest_volumes.sync(want(True)).attached == [attachment_id]
+    attach_returned = time.monotonic() - started
+    wait_for_console(hypervisor, instance_id, PROBED, count=probed + 1)
+    disk = in_guest(hypervisor, instance_id, find_disk(volume_id), "/dev/vd[a-z]+")
+    print(f"QMP attach returned in {attach_returned:.2f}s; the guest saw {disk} after "
+          f"{time.monotonic() - started:.1f}s")
+    write = "printf {}|dd of=$D bs=512 conv=sync,fsync 2>/dev/null;R=ok"
+    read = "R=$(dd if=$D bs=512 count=1 2>/dev/null|tr -d '\\000')"
+    in_guest(hypervisor, instance_id, f"D={disk};" + write.format("first-data"), "ok")
+
+    # Detach: the guest lets go, the node and file are free again.
+    started = time.monotonic()
+    detached = guest_volumes.sync(want(False))
+    assert detached.attached == [] and detached.detach_pending == [] and detached.errors == {}
+    print(f"detach (device_del .. DEVICE_DELETED .. blockdev-del) took {time.monotonic() - started:.1f}s")
+    assert hypervisor.volume_holders() == {}
+
+    # Re-attach: the data is there. Snapshot it live, write more, detach, revert: the old data is back.
+    probed = len(PROBED.findall(hypervisor.console_log(instance_id, max_bytes=10**7)))
+    assert guest_volumes.sync(want(True)).attached == [attachment_id]
+    wait_for_console(hypervisor, instance_id, PROBED, count=probed + 1)
+    disk = in_guest(hypervisor, instance_id, find_disk(volume_id), "/dev/vd[a-z]+")
+    assert in_guest(hypervisor, instance_id, f"D={disk};{read}", "[a-z-]*") == "first-data"
+    assert volumes.owner_of(volume_id) is not None
+    volumes.apply([DesiredVolume(volume_id, size_gb=1, snapshots=["snap-1"])])  # via the guest's QEMU
+    assert [v.snapshots for v in volumes.observe()] == [["snap-1"]]
+    in_guest(hypervisor, instance_id, f"D={disk};" + write.format("later-data"), "ok")
+
+    # Extend while attached (block_resize): the guest sees 2 GiB.
+    resized = len(RESIZED.findall(hypervisor.console_log(instance_id, max_bytes=10**7)))
+    volumes.apply([DesiredVolume(volume_id, size_gb=2, snapshots=["snap-1"])])
+    wait_for_console(hypervisor, instance_id, RESIZED, count=resized + 1)
+    sectors = in_guest(hypervisor, instance_id, f"R=$(cat /sys/block/{disk[5:]}/size)", "[0-9]+")
+    assert int(sectors) * 512 == 2 * GIB
+
+    guest_volumes.sync(want(False))
+    volumes.apply([DesiredVolume(volume_id, size_gb=2, snapshots=["snap-1"], revert_count=1,
+                                 revert_snapshot_id="snap-1")])
+    [observed] = volumes.observe()
+    assert observed.revert_count == 1 and observed.error is None
+    assert observed.size_gb == 2  # reverted to 1 GiB, grown back to what is desired
+    probed = len(PROBED.findall(hypervisor.console_log(instance_id, max_bytes=10**7)))
+    assert guest_volumes.sync(want(True)).attached == [attachment_id]
+    wait_for_console(hypervisor, instance_id, PROBED, count=probed + 1)
+    disk = in_guest(hypervisor, instance_id, find_disk(volume_id), "/dev/vd[a-z]+")
+    assert in_guest(hypervisor, instance_id, f"D={disk};{read}", "[a-z-]*") == "first-data"
+
+    # Stopped, the guest needs no QMP: it starts again with the volume built in.
+    hypervisor.stop(instance_id, timeout_seconds=0)
+    assert guest_volumes.sync(want(True)).attached == [attachment_id]
+    hypervisor.start(instance_id)
+    wait_for_console(hypervisor, instance_id, BANNER, count=2)
+    shell_ready(hypervisor, instance_id)
+    disk = in_guest(hypervisor, instance_id, find_disk(volume_id), "/dev/vd[a-z]+")
+    assert in_guest(hypervisor, instance_id, f"D={disk};{read}", "[a-z-]*") == "first-data"
+    assert guest_volumes.sync(want(True)).attached == [attachment_id]  # adopted: nothing plugged twice
+
+    # Unwanted while attached: kept (and said why) until the guest lets go, then deleted.
+    volumes.apply([])
+    volumes.remove_unwanted()
+    assert volume_file.exists() and "still attached" in (volumes.errors.get(volume_id) or "")
+    guest_volumes.sync(want(False))
+    volumes.remove_unwanted()
+    assert not volume_file.exists() and volumes.observe() == []
+    volumes.close()
