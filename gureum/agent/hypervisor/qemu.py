@@ -224,6 +224,8 @@ class QemuHypervisor(Hypervisor):
         paths = self._existing_paths(instance_id)
         with self._locks[instance_id]:
             spec = load_spec(paths)
+            if not disks and not spec.disks and not paths.detaching.exists():
+                return DiskSync()  # no volumes, none leaving: no need to ask QEMU (every pass, every guest)
             unplugs = _Unplugs.load(paths)
             for old in spec.disks:
                 if old.volume_id not in {d.volume_id for d in disks}:
