@@ -93,7 +93,7 @@ class Reconciler:
             self.network = NetworkObservation(errors={"dataplane": _plain(exc)})
         # Volumes before guests: a disk must exist before QEMU opens it.
         if self.volumes is not None:
-            self.volumes.apply(desired.volumes)
+            self.volumes.apply(desired.volumes, desired.exports)
         for instance in desired.instances:
             try:
                 self.converge(instance)

@@ -68,7 +68,9 @@ class Agent:
         self.hypervisor = QemuHypervisor(state / "instances", accel=Accel(settings.accel) if settings.accel else None,
                                          command_prefix=self.dataplane.command_prefix())
         images = ImageCache(state / "image-cache", self.client)
-        self.volumes, guest_volumes = volume_parts(state, self.hypervisor, images, self.client)
+        self.volumes, guest_volumes = volume_parts(state, self.hypervisor, images, self.client,
+                                                   storage_address=self.local_ip,
+                                                   command_prefix=self.dataplane.command_prefix())
         self.reconciler = Reconciler(
             self.hypervisor,
             images,
@@ -110,6 +112,8 @@ class Agent:
                 network_errors=dict(network.errors),
                 volumes=self.volumes.observe(),
                 volume_backends=self.volumes.observe_backends(),
+                exports_up=list(self.volumes.exports.up),
+                nbd_address=self.volumes.exporter.address if self.volumes.exporter else "",
             )
             return self.client.report(report)
 

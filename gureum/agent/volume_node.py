@@ -15,23 +15,31 @@ from gureum.agent.storage import (
     UnavailableBackend,
     VolumeBackend,
 )
+from gureum.agent.storage.nbd_export import NbdExporter
 from gureum.agent.volume_attachments import GuestVolumes
 from gureum.agent.volume_reconcile import LedgerStore, VolumeReconciler
 
 
 class VolumeHolders:
-    """Which QEMU on this host has a volume open: a running guest that attached it as a file."""
+    """Which QEMU on this host has a volume open: a running guest that attached it as a file,
+    or the storage daemon that exports it."""
 
-    def __init__(self, hypervisor: Hypervisor) -> None:
+    def __init__(self, hypervisor: Hypervisor, exporter: NbdExporter | None) -> None:
         self.hv = hypervisor
+        self.exporter = exporter
 
     def __call__(self, volume_id: str) -> LiveOwner | None:
         holder = self.hv.volume_holders().get(volume_id)
-        return LiveOwner(*holder) if holder else None
+        if holder:
+            return LiveOwner(*holder)
+        return self.exporter.owner_of(volume_id) if self.exporter is not None else None
 
 
-def volume_parts(state_dir: Path, hypervisor: Hypervisor, images: ImageCache,
-                 client: ControllerClient) -> tuple[VolumeReconciler, GuestVolumes]:
+def volume_parts(state_dir: Path, hypervisor: Hypervisor, images: ImageCache, client: ControllerClient,
+                 storage_address: str = "", command_prefix: list[str] | None = None,
+                 nbd_port: int = 10809) -> tuple[VolumeReconciler, GuestVolumes]:
+    """`storage_address`: where this host serves its volumes to others over NBD ("": it does not).
+    `command_prefix` runs the storage daemon where the guests' QEMUs run (the host namespace)."""
     file_backend = FileBackend(state_dir / "volumes")
     backends: dict[str, VolumeBackend] = {
         "file": file_backend,
@@ -39,6 +47,8 @@ def volume_parts(state_dir: Path, hypervisor: Hypervisor, images: ImageCache,
         "lvm": UnavailableBackend("lvm", LVM_UNAVAILABLE),
         "iscsi": UnavailableBackend("iscsi", ISCSI_UNAVAILABLE),
     }
+    exporter = NbdExporter(state_dir / "nbd", file_backend, storage_address, nbd_port, command_prefix) \
+        if storage_address else None
     reconciler = VolumeReconciler(backends, images, client, LedgerStore(state_dir / "volume-ledger"),
-                                  state_dir / "volume-scratch", VolumeHolders(hypervisor))
+                                  state_dir / "volume-scratch", VolumeHolders(hypervisor, exporter), exporter)
     return reconciler, GuestVolumes(hypervisor, file_backend, state_dir / "volume-keys")

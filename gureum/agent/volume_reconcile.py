@@ -22,7 +22,13 @@ from typing import Callable
 
 from gureum.agent.client import ControllerClient
 from gureum.agent.imagecache import ImageCache
-from gureum.agent.protocol import DesiredVolume, DesiredVolumeUpload, ObservedBackend, ObservedVolume
+from gureum.agent.protocol import (
+    DesiredExport,
+    DesiredVolume,
+    DesiredVolumeUpload,
+    ObservedBackend,
+    ObservedVolume,
+)
 from gureum.agent.storage import (
     GIB,
     LiveOwner,
@@ -31,6 +37,7 @@ from gureum.agent.storage import (
     VolumeSourceError,
     VolumeState,
 )
+from gureum.agent.storage.nbd_export import ExportsSeen, NbdExporter
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +83,8 @@ class LedgerStore:
 
 class VolumeReconciler:
     def __init__(self, backends: dict[str, VolumeBackend], images: ImageCache, client: ControllerClient,
-                 ledger: LedgerStore, scratch_dir: Path, owner_of: OwnerLookup) -> None:
+                 ledger: LedgerStore, scratch_dir: Path, owner_of: OwnerLookup,
+                 exporter: NbdExporter | None = None) -> None:
         self.backends = backends
         self.images = images
         self.client = client
@@ -84,6 +92,9 @@ class VolumeReconciler:
         self.scratch_dir = scratch_dir
         scratch_dir.mkdir(parents=True, exist_ok=True)
         self.owner_of = owner_of
+        # Serves this host's volumes to guests on other hosts (None: not a storage host).
+        self.exporter = exporter
+        self.exports = ExportsSeen([], {})
         self._busy: set[str] = set()
         self._busy_lock = threading.Lock()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="volume-job")
@@ -95,8 +106,9 @@ class VolumeReconciler:
 
     # -- the pass -------------------------------------------------------------------
 
-    def apply(self, volumes: list[DesiredVolume]) -> None:
-        """Create, grow and snapshot the wanted volumes (before guests attach them)."""
+    def apply(self, volumes: list[DesiredVolume], exports: list[DesiredExport] | None = None) -> None:
+        """Create, grow and snapshot the wanted volumes (before guests attach them), then
+        serve the exports of those that exist."""
         self._wanted = {v.id: v for v in volumes}
         for volume in volumes:
             if not self._claim(volume.id):
@@ -107,6 +119,17 @@ class VolumeReconciler:
                 self._fail(volume.id, exc)
             finally:
                 self._release(volume.id)
+        if self.exporter is not None:
+            held = {v for b in self.backends.values() for v in b.list_volumes()}
+            ready = [e for e in exports or [] if e.volume_id in held]
+            try:
+                seen = self.exporter.apply(ready)
+                self.exports = ExportsSeen(seen.up, {**seen.errors, **{
+                    e.attachment_id: f"volume {e.volume_id} is not on this host (yet)"
+                    for e in exports or [] if e.volume_id not in held}})
+            except Exception as exc:  # noqa: BLE001 - guests of this host are not affected
+                log.warning("nbd exports: %s", _plain(exc))
+                self.exports = ExportsSeen([], {"nbd": _plain(exc)})
 
     def remove_unwanted(self) -> None:
         """Delete what nobody wants (after guests released what they detached)."""
