@@ -25,6 +25,7 @@ from gureum.agent.hypervisor.accel import Accel
 from gureum.agent.imagecache import ImageCache
 from gureum.agent.protocol import DesiredHostState, HostReport
 from gureum.agent.reconcile import Reconciler
+from gureum.agent.storage.rbd import RbdBackend
 from gureum.agent.volume_node import volume_parts
 
 log = logging.getLogger("gureum.agent")
@@ -47,6 +48,10 @@ class AgentSettings:
     name_prefix: str = ""
     bridge_mappings: dict[str, str] = field(default_factory=dict)
     local_ip: str = ""
+    # Ceph for rbd volumes: a ceph.conf on this host and the cephx user ("": no rbd here).
+    rbd_conf: str = ""
+    rbd_user: str = "admin"
+    rbd_pool: str = "volumes"
 
     @property
     def effective_hostname(self) -> str:
@@ -70,7 +75,10 @@ class Agent:
         images = ImageCache(state / "image-cache", self.client)
         self.volumes, guest_volumes = volume_parts(state, self.hypervisor, images, self.client,
                                                    storage_address=self.local_ip,
-                                                   command_prefix=self.dataplane.command_prefix())
+                                                   command_prefix=self.dataplane.command_prefix(),
+                                                   rbd=RbdBackend(settings.rbd_pool, Path(settings.rbd_conf),
+                                                                  settings.rbd_user)
+                                                   if settings.rbd_conf else None)
         self.reconciler = Reconciler(
             self.hypervisor,
             images,

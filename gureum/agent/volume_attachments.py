@@ -13,9 +13,11 @@ from gureum.agent.volume_disks import disk_for
 
 
 class GuestVolumes:
-    def __init__(self, hypervisor: Hypervisor, file_backend: VolumeBackend, keys_dir: Path) -> None:
+    def __init__(self, hypervisor: Hypervisor, file_backend: VolumeBackend, keys_dir: Path,
+                 rbd_backend: VolumeBackend | None = None) -> None:
         self.hv = hypervisor
         self.file_backend = file_backend
+        self.rbd_backend = rbd_backend
         self.keys_dir = keys_dir
         keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._last: dict[str, DiskSync] = {}
@@ -27,7 +29,7 @@ class GuestVolumes:
         errors: dict[str, str] = {}
         for attachment in want.volumes:
             try:
-                disks.append(disk_for(attachment, self.file_backend, self.keys_dir))
+                disks.append(disk_for(attachment, self.file_backend, self.keys_dir, self.rbd_backend))
             except VolumeError as error:
                 errors[attachment.attachment_id] = str(error)
         return disks, errors

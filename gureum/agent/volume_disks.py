@@ -19,7 +19,8 @@ from gureum.agent.storage import VolumeBackend, VolumeError, node_name
 NBD_RECONNECT_DELAY_SECONDS = 10
 
 
-def disk_for(attachment: DesiredAttachment, file_backend: VolumeBackend, keys_dir: Path) -> DiskSpec:
+def disk_for(attachment: DesiredAttachment, file_backend: VolumeBackend, keys_dir: Path,
+             rbd_backend: VolumeBackend | None = None) -> DiskSpec:
     transport = attachment.transport
     node = node_name(attachment.volume_id)
     common = dict(attachment_id=attachment.attachment_id, volume_id=attachment.volume_id, node_name=node,
@@ -37,6 +38,9 @@ def disk_for(attachment: DesiredAttachment, file_backend: VolumeBackend, keys_di
                 "export": transport.export or attachment.attachment_id, "tls-creds": tls["id"],
                 "reconnect-delay": NBD_RECONNECT_DELAY_SECONDS}},
             objects=[tls], **common)
+    if transport.kind == "rbd" and not (transport.mon_host or transport.conf) and rbd_backend is not None:
+        # The controller named no cluster: this host's own Ceph settings reach it.
+        return DiskSpec(blockdev=rbd_backend.blockdev(attachment.volume_id), **common)
     if transport.kind == "rbd":
         rbd: dict = {"driver": "rbd", "pool": transport.pool, "image": transport.image,
                      "user": transport.user or "admin"}

@@ -16,6 +16,7 @@ from gureum.agent.storage import (
     VolumeBackend,
 )
 from gureum.agent.storage.nbd_export import NbdExporter
+from gureum.agent.storage.rbd import RbdBackend
 from gureum.agent.volume_attachments import GuestVolumes
 from gureum.agent.volume_reconcile import LedgerStore, VolumeReconciler
 
@@ -37,18 +38,21 @@ class VolumeHolders:
 
 def volume_parts(state_dir: Path, hypervisor: Hypervisor, images: ImageCache, client: ControllerClient,
                  storage_address: str = "", command_prefix: list[str] | None = None,
-                 nbd_port: int = 10809) -> tuple[VolumeReconciler, GuestVolumes]:
+                 nbd_port: int = 10809, rbd: RbdBackend | None = None) -> tuple[VolumeReconciler, GuestVolumes]:
     """`storage_address`: where this host serves its volumes to others over NBD ("": it does not).
-    `command_prefix` runs the storage daemon where the guests' QEMUs run (the host namespace)."""
+    `command_prefix` runs the storage daemon where the guests' QEMUs run (the host namespace).
+    `rbd`: this host's Ceph (None: rbd volumes are refused, saying so)."""
     file_backend = FileBackend(state_dir / "volumes")
     backends: dict[str, VolumeBackend] = {
         "file": file_backend,
         # Behind the seam, refused with the reason (reported as the backend's error).
         "lvm": UnavailableBackend("lvm", LVM_UNAVAILABLE),
         "iscsi": UnavailableBackend("iscsi", ISCSI_UNAVAILABLE),
+        "rbd": rbd if rbd is not None else UnavailableBackend(
+            "rbd", "no Ceph cluster is configured for this host's agent (rbd_conf)"),
     }
     exporter = NbdExporter(state_dir / "nbd", file_backend, storage_address, nbd_port, command_prefix) \
         if storage_address else None
     reconciler = VolumeReconciler(backends, images, client, LedgerStore(state_dir / "volume-ledger"),
                                   state_dir / "volume-scratch", VolumeHolders(hypervisor, exporter), exporter)
-    return reconciler, GuestVolumes(hypervisor, file_backend, state_dir / "volume-keys")
+    return reconciler, GuestVolumes(hypervisor, file_backend, state_dir / "volume-keys", rbd)
