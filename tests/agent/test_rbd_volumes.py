@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import tempfile
 import time
@@ -23,10 +24,12 @@ MIB = 1024**2
 def ceph() -> Iterator[CephCluster]:
     directory = Path(tempfile.mkdtemp(prefix="gceph-", dir="/tmp"))
     started = time.monotonic()
-    with CephCluster(directory) as cluster:
-        print(f"one-node Ceph up in {time.monotonic() - started:.1f}s")
-        yield cluster
-    subprocess.run(["rm", "-rf", str(directory)], check=False)
+    try:
+        with CephCluster(directory) as cluster:
+            print(f"one-node Ceph up in {time.monotonic() - started:.1f}s")
+            yield cluster
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture
