@@ -78,7 +78,8 @@ class Agent:
                                                    command_prefix=self.dataplane.command_prefix(),
                                                    rbd=RbdBackend(settings.rbd_pool, Path(settings.rbd_conf),
                                                                   settings.rbd_user)
-                                                   if settings.rbd_conf else None)
+                                                   if settings.rbd_conf else None,
+                                                   wake=self.wake_pass)
         self.reconciler = Reconciler(
             self.hypervisor,
             images,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from gureum.agent.client import ControllerClient
 from gureum.agent.hypervisor import Hypervisor
 from gureum.agent.imagecache import ImageCache
+from gureum.agent.jobs import JobQueue
 from gureum.agent.storage import (
     ISCSI_UNAVAILABLE,
     LVM_UNAVAILABLE,
@@ -38,10 +40,12 @@ class VolumeHolders:
 
 def volume_parts(state_dir: Path, hypervisor: Hypervisor, images: ImageCache, client: ControllerClient,
                  storage_address: str = "", command_prefix: list[str] | None = None,
-                 nbd_port: int = 10809, rbd: RbdBackend | None = None) -> tuple[VolumeReconciler, GuestVolumes]:
+                 nbd_port: int = 10809, rbd: RbdBackend | None = None,
+                 wake: Callable[[], None] = lambda: None) -> tuple[VolumeReconciler, GuestVolumes]:
     """`storage_address`: where this host serves its volumes to others over NBD ("": it does not).
     `command_prefix` runs the storage daemon where the guests' QEMUs run (the host namespace).
-    `rbd`: this host's Ceph (None: rbd volumes are refused, saying so)."""
+    `rbd`: this host's Ceph (None: rbd volumes are refused, saying so). `wake` asks for a
+    pass when a slow volume step ends."""
     file_backend = FileBackend(state_dir / "volumes")
     backends: dict[str, VolumeBackend] = {
         "file": file_backend,
@@ -54,5 +58,6 @@ def volume_parts(state_dir: Path, hypervisor: Hypervisor, images: ImageCache, cl
     exporter = NbdExporter(state_dir / "nbd", file_backend, storage_address, nbd_port, command_prefix) \
         if storage_address else None
     reconciler = VolumeReconciler(backends, images, client, LedgerStore(state_dir / "volume-ledger"),
-                                  state_dir / "volume-scratch", VolumeHolders(hypervisor, exporter), exporter)
+                                  state_dir / "volume-scratch", VolumeHolders(hypervisor, exporter), exporter,
+                                  JobQueue(wake))
     return reconciler, GuestVolumes(hypervisor, file_backend, state_dir / "volume-keys", rbd)

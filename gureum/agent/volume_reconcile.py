@@ -4,8 +4,9 @@ Level-triggered like the guests: a desired volume that is missing is made from i
 source; one that is smaller is grown; its snapshot ids are taken or deleted until
 they match; a volume held here that nobody wants is deleted. One-shot actions (revert,
 uploads) are counters and ids remembered in a ledger beside the volumes, so each runs
-once across restarts. Slow steps (image -> volume, clones, uploads) run on a worker
-thread so the serial pass goes on; a volume with a step under way is skipped.
+once across restarts. Slow steps (image -> volume, clones, uploads) run as jobs beside
+the serial pass (gureum/agent/jobs.py: one per volume, backoff when one fails, a pass
+woken when one ends); a volume with a step under way is left alone.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import logging
 import os
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from gureum.agent.client import ControllerClient
 from gureum.agent.imagecache import ImageCache
+from gureum.agent.jobs import Failed, JobQueue
 from gureum.agent.protocol import (
     DesiredExport,
     DesiredVolume,
@@ -84,7 +86,7 @@ class LedgerStore:
 class VolumeReconciler:
     def __init__(self, backends: dict[str, VolumeBackend], images: ImageCache, client: ControllerClient,
                  ledger: LedgerStore, scratch_dir: Path, owner_of: OwnerLookup,
-                 exporter: NbdExporter | None = None) -> None:
+                 exporter: NbdExporter | None = None, jobs: JobQueue | None = None) -> None:
         self.backends = backends
         self.images = images
         self.client = client
@@ -97,7 +99,7 @@ class VolumeReconciler:
         self.exports = ExportsSeen([], {})
         self._busy: set[str] = set()
         self._busy_lock = threading.Lock()
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="volume-job")
+        self.jobs = jobs or JobQueue(lambda: None)
         self.errors: dict[str, str] = {}
         # What the last pass saw, reported by the heartbeat without asking QEMU again.
         self._seen: dict[str, VolumeState] = {}
@@ -186,7 +188,7 @@ class VolumeReconciler:
         self.errors.pop(want.id, None)
         for upload in want.uploads:
             if upload.image_id not in ledger.uploads_done and upload.image_id not in ledger.uploads_failed:
-                self._in_background(want.id, lambda u=upload: self._upload(want, u))
+                self._in_background(want.id, f"upload {upload.image_id}", lambda u=upload: self._upload(want, u))
                 break  # one at a time per volume
 
     def _create(self, want: DesiredVolume, backend: VolumeBackend) -> None:
@@ -212,7 +214,7 @@ class VolumeReconciler:
         def create() -> None:
             job()
             self._remember(want.id, backend.state(want.id, None))
-        self._in_background(want.id, create)
+        self._in_background(want.id, f"create from {source.kind} {source.id}", create)
 
     def _upload(self, want: DesiredVolume, upload: DesiredVolumeUpload) -> None:
         backend = self._backend(want)
@@ -230,43 +232,40 @@ class VolumeReconciler:
 
     # -- background steps -----------------------------------------------------------------
 
-    def _in_background(self, volume_id: str, job: Callable[[], None]) -> None:
-        with self._busy_lock:
-            if f"job:{volume_id}" in self._busy:
-                return
-            self._busy.add(f"job:{volume_id}")
-
-        def run() -> None:
-            try:
-                job()
-                self.errors.pop(volume_id, None)
-            except Exception as exc:  # noqa: BLE001
-                self._fail(volume_id, exc)
-            finally:
-                self._release(volume_id, background=True)
-        self._worker.submit(run)
+    def _in_background(self, volume_id: str, name: str, job: Callable[[], None]) -> None:
+        def work(cancel: threading.Event) -> None:
+            del cancel  # a volume step ends on its own; a delete waits for it (the volume is busy)
+            job()
+        outcome = self.jobs.ensure(_job_key(volume_id), name, work)
+        if isinstance(outcome, Failed):
+            self._fail(volume_id, outcome.error)  # retried after the key's backoff
 
     def _claim(self, volume_id: str) -> bool:
         with self._busy_lock:
-            if f"job:{volume_id}" in self._busy or volume_id in self._busy:
+            if self.busy(volume_id) or volume_id in self._busy:
                 return False
             self._busy.add(volume_id)
             return True
 
-    def _release(self, volume_id: str, background: bool = False) -> None:
+    def _release(self, volume_id: str) -> None:
         with self._busy_lock:
-            self._busy.discard(f"job:{volume_id}" if background else volume_id)
+            self._busy.discard(volume_id)
 
     def busy(self, volume_id: str) -> bool:
-        with self._busy_lock:
-            return f"job:{volume_id}" in self._busy
+        return self.jobs.running(_job_key(volume_id)) is not None
 
     def wait_idle(self, timeout_seconds: float = 600) -> None:
-        """For tests and shutdown: let the background steps queued so far finish."""
-        self._worker.submit(lambda: None).result(timeout=timeout_seconds)
+        """For tests: let the volume steps under way finish."""
+        deadline = time.monotonic() + timeout_seconds
+        while any(key.startswith("volume:") for key in self.jobs.names()):
+            if time.monotonic() > deadline:
+                raise TimeoutError("volume steps still running")
+            time.sleep(0.1)
 
     def close(self) -> None:
-        self._worker.shutdown(wait=False, cancel_futures=True)
+        for key in self.jobs.names():
+            if key.startswith("volume:"):
+                self.jobs.cancel(key)
 
     # -- what to report ---------------------------------------------------------------------
 
@@ -330,3 +329,7 @@ def _plain(exc: BaseException) -> str:
     if isinstance(exc, VolumeError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
+
+
+def _job_key(volume_id: str) -> str:
+    return f"volume:{volume_id}"
