@@ -14,7 +14,7 @@ from gureum.agent.hypervisor import QemuHypervisor
 _steps = itertools.count(1)
 
 
-def in_guest(hv: QemuHypervisor, instance_id: str, command: str, answer: str, timeout: float = 60) -> str:
+def in_guest(hv: QemuHypervisor, instance_id: str, command: str, answer: str, timeout: float = 180) -> str:
     """Run `command` in the guest's console shell; it must set R to `answer` (a regex); returns R.
     The marker is arithmetic so the echoed command line itself never matches. Lines stay short:
     the console took 127 characters of a longer one."""
@@ -38,24 +38,15 @@ def shell_ready(hv: QemuHypervisor, instance_id: str) -> None:
         console.connect(str(hv.instances_dir / instance_id / "console.sock"))
         console.sendall(b"\n")
         time.sleep(2)
-    in_guest(hv, instance_id, "R=up", "up")
+    # Kernel messages on the console while we typed froze it here: keep them in dmesg.
+    in_guest(hv, instance_id, "dmesg -n 1;R=up", "up")
     in_guest(hv, instance_id,
              'f(){ R=;for b in /sys/block/vd*;do [ "$(cat $b/serial)" = "$1" ]&&R=/dev/${b##*/};done;}',
              "up")  # defining f leaves R as it was
 
 
-PROBED = re.compile(r"virtio_blk virtio\d+: \[(vd[a-z]+)\] \d+ 512-byte")
-RESIZED = re.compile(r"virtio_blk virtio\d+: \[(vd[a-z]+)\] new size")
-
-
-# Wait for the guest kernel to log a disk change before typing anything: typing into the
-# console while the kernel printed its hotplug messages froze the console here.
 def find_disk(serial: str) -> str:
-    return f'for i in $(seq 50);do f {serial[:20]};[ -n "$R" ]&&break;sleep .2;done'
-
-
-def probed_count(hv: QemuHypervisor, instance_id: str, pattern: re.Pattern[str] = PROBED) -> int:
-    return len(pattern.findall(hv.console_log(instance_id, max_bytes=10**7)))
+    return f'for i in $(seq 300);do f {serial[:20]};[ -n "$R" ]&&break;sleep .2;done'
 
 
 WRITE = "printf {}|dd of=$D bs=512 conv=sync,fsync 2>/dev/null;R=ok"
