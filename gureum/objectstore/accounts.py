@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from gureum.http.errors import Forbidden
+from gureum.http.errors import BadRequest, Forbidden
 from gureum.objectstore.access import Caller
 from gureum.objectstore.listing import ListingQuery, keyset_list
 from gureum.objectstore.metadata import merged_meta
@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 # Metadata only a ResellerAdmin may set (account quotas); only owners see TempURL keys.
 RESELLER_ONLY_META = ("quota-bytes",)
+# Swift 2.34's account quota headers, kept beside user metadata under a reserved prefix.
+SYSTEM_PREFIX = "sys:"
+QUOTA_HEADERS = {"x-account-quota-bytes": "sys:quota-bytes", "x-account-quota-count": "sys:quota-count"}
 OWNER_ONLY_META = ("temp-url-key", "temp-url-key-2")
 
 
@@ -33,6 +36,8 @@ class AccountView:
     created_at: float = 0.0
     # Per storage policy (one today): (containers, objects, bytes).
     policy_stats: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    # X-Account-Quota-Bytes/-Count as set by a ResellerAdmin.
+    quotas: dict[str, str] = field(default_factory=dict)
 
 
 class AccountMethods:
@@ -42,13 +47,15 @@ class AccountMethods:
         account = self.account_row(s, project_id)
         if account is None:
             return AccountView(project_id=project_id, created_at=time.time())
-        meta = dict(account.meta)
+        meta = {k: v for k, v in account.meta.items() if not k.startswith(SYSTEM_PREFIX)}
+        quotas = {k: v for k, v in account.meta.items() if k.startswith(SYSTEM_PREFIX)}
         if not caller.owns(project_id):
             for key in OWNER_ONLY_META:
                 meta.pop(key, None)
         stats = {"Policy-0": (account.container_count, account.object_count, account.bytes_used)}
         return AccountView(project_id, account.container_count, account.object_count, account.bytes_used,
-                           meta, account.created_at, stats)
+                           meta, account.created_at, stats,
+                           {k[len(SYSTEM_PREFIX):]: v for k, v in quotas.items()})
 
     def show_account(self: "ObjectStoreService", caller: Caller, project_id: str) -> AccountView:
         with self.db.read() as s:
@@ -65,14 +72,25 @@ class AccountMethods:
                        headers: Mapping[str, str]) -> None:
         if not caller.owns(project_id):
             raise caller.denied()
-        touches_quota = any(k.endswith("-meta-" + q) for k in headers for q in RESELLER_ONLY_META)
-        if touches_quota and not caller.is_reseller():
+        quota_headers = [k for k in headers if k in QUOTA_HEADERS or k.startswith("x-remove-account-quota-")
+                         or any(k.endswith("-meta-" + q) for q in RESELLER_ONLY_META)]
+        if quota_headers and not caller.is_reseller():
             raise Forbidden("Access was denied to this resource.")
-        if touches_quota:
-            value = headers.get("x-account-meta-quota-bytes", "")
-            if value.strip() and not value.strip().isdigit():
-                from gureum.http.errors import BadRequest  # noqa: PLC0415
-                raise BadRequest("Invalid bytes quota.")
+        for key in quota_headers:
+            value = headers[key].strip()
+            if not key.startswith("x-remove-") and value and not value.isdigit():
+                raise BadRequest(f"Invalid quota in {key}: {value!r} is not a whole number.")
         with self.db.session() as s:
             account = self.ensure_account(s, project_id)
-            account.meta = merged_meta(account.meta, headers, "account")
+            meta = merged_meta({k: v for k, v in account.meta.items() if not k.startswith(SYSTEM_PREFIX)},
+                               headers, "account")
+            system = {k: v for k, v in account.meta.items() if k.startswith(SYSTEM_PREFIX)}
+            for header, key in QUOTA_HEADERS.items():
+                if header in headers:
+                    if headers[header].strip():
+                        system[key] = headers[header].strip()
+                    else:
+                        system.pop(key, None)
+                if "x-remove-" + header[2:] in headers:
+                    system.pop(key, None)
+            account.meta = {**meta, **system}

@@ -108,6 +108,7 @@ class ContainerMethods:
             row = self.find_container(s, project_id, name, lock=True)
             if row is None:
                 raise NotFound(NOT_FOUND)
+            freed = self._purge_expired(s, row)
             if row.object_count > 0 or s.execute(
                     select(StoredObject.name).where(StoredObject.container_id == row.id).limit(1)).first():
                 raise Conflict(CONFLICT)
@@ -116,6 +117,18 @@ class ContainerMethods:
             s.flush()
             s.execute(update(Account).where(Account.project_id == project_id)
                       .values(container_count=Account.container_count - 1))
+        self.free_blobs(freed)
+
+    def _purge_expired(self: "ObjectStoreService", s: Any, row: Container) -> list[str]:
+        """Objects past X-Delete-At are gone for every read; a container delete must agree."""
+        now = time.time()
+        expired = s.execute(select(StoredObject).where(
+            StoredObject.container_id == row.id, StoredObject.delete_at.is_not(None),
+            StoredObject.delete_at <= now).limit(10001)).scalars().all()
+        freed: list[str] = []
+        for item in expired:
+            freed += self.drop_object_row(s, row, item)
+        return freed
 
     def _readable_container(self: "ObjectStoreService", s: Any, caller: Caller, project_id: str, name: str,
                             listing: bool) -> Container:

@@ -33,8 +33,8 @@ def merged_meta(current: Mapping[str, Any], headers: Mapping[str, str], kind: st
 
 def object_meta(headers: Mapping[str, str]) -> dict[str, str]:
     """X-Object-Meta-*: on an object PUT or POST these replace all the old ones."""
-    meta = {k[len("x-object-meta-"):]: v.strip() for k, v in headers.items()
-            if k.startswith("x-object-meta-") and v.strip()}
+    # Unlike accounts and containers, an object keeps a name sent with an empty value.
+    meta = {k[len("x-object-meta-"):]: v.strip() for k, v in headers.items() if k.startswith("x-object-meta-")}
     check_metadata(meta, "Object")
     return meta
 

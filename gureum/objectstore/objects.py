@@ -116,12 +116,18 @@ class ObjectMethods:
     def _object_container(self: "ObjectStoreService", s: Session, caller: Caller, project_id: str,
                           container: str, write: bool) -> Container:
         row = self.find_container(s, project_id, container)
+        if caller.tempurl is not None:
+            # A TempURL decides alone, whatever token came with it (as Swift's tempurl).
+            if row is None:
+                raise NotFound(NOT_FOUND)
+            self.tempurl_allows(s, caller, row)
+            return row
         if row is None:
-            if caller.reads(project_id) or self.tempurl_grants(caller):
+            if caller.reads(project_id):
                 raise NotFound(NOT_FOUND)
             raise caller.denied()
         allowed = self.may_write(caller, row) if write else self.may_read(caller, row)
-        if not allowed and not self.tempurl_allows(s, caller, row):
+        if not allowed:
             raise caller.denied()
         return row
 
@@ -225,9 +231,13 @@ class ObjectMethods:
             room = min(room, bytes_quota - box.bytes_used + old)
         account = s.get(Account, box.project_id)
         if account is not None:
-            account_quota = _quota(account.meta, "quota-bytes")
-            if account_quota is not None:
-                room = min(room, account_quota - account.bytes_used + old)
+            for key in ("quota-bytes", "sys:quota-bytes"):
+                account_quota = _quota(account.meta, key)
+                if account_quota is not None:
+                    room = min(room, account_quota - account.bytes_used + old)
+            objects_quota = _quota(account.meta, "sys:quota-count")
+            if objects_quota is not None and existing is None and account.object_count + adding > objects_quota:
+                raise PayloadTooLarge(QUOTA_EXCEEDED)
         if room < 0:
             raise PayloadTooLarge(QUOTA_EXCEEDED)
         return room

@@ -39,6 +39,8 @@ def account_headers(view: AccountView) -> dict[str, str]:
         headers[f"X-Account-Storage-Policy-{policy}-Bytes-Used"] = str(size)
     for key, value in view.meta.items():
         headers["X-Account-Meta-" + title_header(key)] = value
+    for key, value in view.quotas.items():
+        headers["X-Account-" + title_header(key)] = value
     return headers
 
 
@@ -83,6 +85,20 @@ def object_headers(read: ObjectRead) -> dict[str, str]:
     if read.delete_at is not None:
         headers["X-Delete-At"] = str(int(read.delete_at))
     return headers
+
+
+def meta_headers(meta: dict[str, str]) -> dict[str, str]:
+    return {"X-Object-Meta-" + title_header(key): value for key, value in meta.items()}
+
+
+def tempurl_disposition(name: str, filename: str | None, inline: bool) -> str:
+    """TempURL downloads are attachments named after the object unless `inline` is asked."""
+    from urllib.parse import quote  # noqa: PLC0415
+
+    if inline:
+        return f"inline; filename=\"{filename}\"" if filename else "inline"
+    chosen = filename or name.rsplit("/", 1)[-1]
+    return f"attachment; filename=\"{chosen}\"; filename*=UTF-8''{quote(chosen)}"
 
 
 def cors_headers(container_meta: dict[str, str], origin: str) -> dict[str, str]:

@@ -334,7 +334,8 @@ async def _copy(request: Request, caller: Caller, project_id: str, source: tuple
     from gureum.objectstore.conditions import http_date  # noqa: PLC0415
 
     extra = {"X-Copied-From": f"{source[0]}/{source[1]}", "X-Copied-From-Account": ACCOUNT_PREFIX + project_id,
-             "X-Copied-From-Last-Modified": http_date(read.timestamp)}
+             "X-Copied-From-Last-Modified": http_date(read.timestamp), "Content-Type": plan.content_type,
+             **views.meta_headers(plan.meta)}
     return _created(result.etag, result.timestamp, extra)
 
 
@@ -344,8 +345,9 @@ async def _get_object(request: Request, caller: Caller, project_id: str, contain
     read = await _in_thread(service.open_object, caller, project_id, container_name, name, _headers(request),
                             manifest_get)
     headers = views.object_headers(read)
-    if request.query_params.get("filename") is not None and caller.tempurl is not None:
-        headers["Content-Disposition"] = f'attachment; filename="{request.query_params["filename"]}"'
+    if caller.tempurl is not None:
+        headers["Content-Disposition"] = views.tempurl_disposition(
+            name, request.query_params.get("filename"), "inline" in request.query_params)
     if request.method == "HEAD":
         headers["Content-Length"] = str(read.size)
         return Response(status_code=200, headers=headers, media_type=None)
