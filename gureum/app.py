@@ -24,6 +24,7 @@ from gureum.http.errors import render_cinder, render_keystone, render_neutron, r
 from gureum.http.service_app import root_error_handlers
 from gureum.image.api import image_app
 from gureum.network.api import network_app
+from gureum.objectstore.api.s3 import render_s3, s3_app
 from gureum.objectstore.api.swift import render_swift, swift_app
 from gureum.openapi import openapi_json
 from gureum.services import SERVICES
@@ -93,7 +94,8 @@ async def root(request: Request) -> JSONResponse:
 def build_app(cloud: Cloud) -> CloudMiddleware:
     renderers = {SERVICE_PATHS["identity"]: render_keystone, SERVICE_PATHS["image"]: render_webob,
                  SERVICE_PATHS["compute"]: render_nova, SERVICE_PATHS["network"]: render_neutron,
-                 SERVICE_PATHS["object-store"]: render_swift, SERVICE_PATHS["block-storage"]: render_cinder}
+                 SERVICE_PATHS["object-store"]: render_swift, SERVICE_PATHS["block-storage"]: render_cinder,
+                 "/s3": render_s3}
     app = Starlette(
         # A path no mount takes is still answered in the format of the service it names.
         exception_handlers=root_error_handlers(renderers, render_keystone),
@@ -105,6 +107,8 @@ def build_app(cloud: Cloud) -> CloudMiddleware:
             Mount(SERVICE_PATHS["compute"], app=compute_app()),
             Mount(SERVICE_PATHS["network"], app=network_app()),
             Mount(SERVICE_PATHS["object-store"], app=swift_app()),
+            # S3 beside Swift, on the same buckets; not a catalog service of its own (as RGW's).
+            Mount("/s3", app=s3_app()),
             # The dashboard: HTML pages, a client of the APIs above; not in the catalog.
             Mount("/dashboard", app=dashboard_app()),
             Mount(SERVICE_PATHS["block-storage"], app=volume_app()),

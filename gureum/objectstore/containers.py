@@ -98,7 +98,7 @@ class ContainerMethods:
         with self.db.session() as s:
             row = self.find_container(s, project_id, name, lock=True)
             if row is None:
-                raise NotFound(NOT_FOUND)
+                raise NotFound(NOT_FOUND, kind="NoSuchBucket")
             self._apply_container_headers(caller, row, headers)
 
     def delete_container(self: "ObjectStoreService", caller: Caller, project_id: str, name: str) -> None:
@@ -107,12 +107,12 @@ class ContainerMethods:
         with self.db.session() as s:
             row = self.find_container(s, project_id, name, lock=True)
             if row is None:
-                raise NotFound(NOT_FOUND)
+                raise NotFound(NOT_FOUND, kind="NoSuchBucket")
             freed = self._purge_expired(s, row)
             if row.object_count > 0 or s.execute(
                     select(StoredObject.name).where(StoredObject.container_id == row.id).limit(1)).first():
-                raise Conflict(CONFLICT)
-            s.execute(_delete_uploads(row.id))
+                raise Conflict(CONFLICT, kind="BucketNotEmpty")
+            freed += self.drop_uploads_of(s, row.id)
             s.delete(row)
             s.flush()
             s.execute(update(Account).where(Account.project_id == project_id)
@@ -135,7 +135,7 @@ class ContainerMethods:
         row = self.find_container(s, project_id, name)
         if row is None:
             if caller.reads(project_id):
-                raise NotFound(NOT_FOUND)
+                raise NotFound(NOT_FOUND, kind="NoSuchBucket")
             raise caller.denied()
         if not self.may_read(caller, row, listing=listing):
             raise caller.denied()
@@ -157,11 +157,3 @@ class ContainerMethods:
                 or_(StoredObject.delete_at.is_(None), StoredObject.delete_at > now))
             return row, caller.owns(project_id), keyset_list(s, base, StoredObject.name, query)
 
-
-def _delete_uploads(container_id: str) -> Any:
-    """Unfinished S3 uploads go with their bucket (their parts' blobs were freed on abort)."""
-    from sqlalchemy import delete  # noqa: PLC0415
-
-    from gureum.objectstore.models import S3Upload  # noqa: PLC0415
-
-    return delete(S3Upload).where(S3Upload.container_id == container_id)

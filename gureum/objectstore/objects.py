@@ -119,12 +119,12 @@ class ObjectMethods:
         if caller.tempurl is not None:
             # A TempURL decides alone, whatever token came with it (as Swift's tempurl).
             if row is None:
-                raise NotFound(NOT_FOUND)
+                raise NotFound(NOT_FOUND, kind="NoSuchBucket")
             self.tempurl_allows(s, caller, row)
             return row
         if row is None:
             if caller.reads(project_id):
-                raise NotFound(NOT_FOUND)
+                raise NotFound(NOT_FOUND, kind="NoSuchBucket")
             raise caller.denied()
         allowed = self.may_write(caller, row) if write else self.may_read(caller, row)
         if not allowed:
@@ -160,6 +160,9 @@ class ObjectMethods:
                 read.etag = hashlib.md5(body, usedforsecurity=False).hexdigest()
             else:
                 read.segments = self.slo_segments(s, box.project_id, row.manifest)
+        elif row.kind == "parts":
+            read.etag = f'"{row.etag}"'
+            read.segments = [Segment(p["blob_id"], 0, p["bytes"]) for p in row.manifest]
         elif row.kind == "dlo" and not manifest_get:
             segments, etags = self._dlo_segments(s, caller, box.project_id, row.headers.get("x-object-manifest", ""))
             read.segments = segments
@@ -242,11 +245,12 @@ class ObjectMethods:
             raise PayloadTooLarge(QUOTA_EXCEEDED)
         return room
 
-    def finish_put(self: "ObjectStoreService", plan: PutPlan, blob: WrittenBlob | None) -> PutResult:
+    def finish_put(self: "ObjectStoreService", plan: PutPlan, blob: WrittenBlob | None,
+                   finishing_upload: str | None = None) -> PutResult:
         """Commit the row for bytes already in place (or none, for a manifest); 422 on ETag mismatch."""
         size = blob.size if blob is not None else 0
         etag = plan.etag_override or (blob.md5 if blob is not None else hashlib.md5(b"", usedforsecurity=False).hexdigest())
-        if plan.kind == "slo":
+        if plan.kind in ("slo", "parts"):
             size = sum(int(seg["bytes"]) for seg in plan.manifest)
         if plan.expected_etag and plan.kind == "plain" and plan.expected_etag != etag:
             raise Unprocessable("The ETag you sent does not match the MD5 of the data received.")
@@ -268,8 +272,12 @@ class ObjectMethods:
             fields = dict(blob_id=blob.blob_id if blob is not None and blob.size else None, size=size, etag=etag,
                           content_type=plan.content_type, timestamp=now, meta=plan.meta, headers=plan.headers,
                           delete_at=plan.delete_at, kind=plan.kind, manifest=plan.manifest)
+            if finishing_upload is not None:
+                # The parts' blobs now belong to the object row.
+                freed += self.drop_upload(s, finishing_upload, keep={p["blob_id"] for p in plan.manifest})
             if existing is not None:
-                freed += self.queue_garbage(s, existing.blob_id)
+                for old_blob in self.blobs_of(existing):
+                    freed += self.queue_garbage(s, old_blob)
                 old_size = existing.size
                 for key, value in fields.items():
                     setattr(existing, key, value)
@@ -282,7 +290,7 @@ class ObjectMethods:
                 # An empty object has no file to keep.
                 freed.append(blob.blob_id)
         self.free_blobs(freed)
-        return PutResult(etag=etag if plan.kind == "plain" else f'"{etag}"', timestamp=now)
+        return PutResult(etag=etag if plan.kind in ("plain", "dlo") else f'"{etag}"', timestamp=now)
 
     def update_object(self: "ObjectStoreService", caller: Caller, project_id: str, container: str, name: str,
                       headers: Mapping[str, str]) -> None:

@@ -27,6 +27,7 @@ from gureum.objectstore.access import Caller, acl_allows_read, acl_allows_write
 from gureum.objectstore.accounts import AccountMethods
 from gureum.objectstore.containers import ContainerMethods
 from gureum.objectstore.largeobjects import LargeObjectMethods
+from gureum.objectstore.multipart import MultipartMethods
 from gureum.objectstore.models import Account, BlobGarbage, Container, StoredObject
 from gureum.objectstore.objects import ObjectMethods
 from gureum.objectstore.store import BlobStore
@@ -41,7 +42,8 @@ EXPIRY_SWEEP_SECONDS = 30.0
 NOT_FOUND = "The resource could not be found."
 
 
-class ObjectStoreService(AccountMethods, ContainerMethods, ObjectMethods, LargeObjectMethods, TempUrlMethods):
+class ObjectStoreService(AccountMethods, ContainerMethods, ObjectMethods, LargeObjectMethods, TempUrlMethods,
+                         MultipartMethods):
     def __init__(self, cloud: "Cloud") -> None:
         self.cloud = cloud
         self.db = cloud.db
@@ -147,7 +149,17 @@ class ObjectStoreService(AccountMethods, ContainerMethods, ObjectMethods, LargeO
         s.delete(row)
         s.flush()
         self.count_change(s, container, -1, -row.size)
-        return self.queue_garbage(s, row.blob_id)
+        freed: list[str] = []
+        for blob_id in self.blobs_of(row):
+            freed += self.queue_garbage(s, blob_id)
+        return freed
+
+    @staticmethod
+    def blobs_of(row: StoredObject) -> list[str]:
+        """The blob files a row owns: its own, or its parts' (a completed S3 multipart upload)."""
+        if row.kind == "parts":
+            return [p["blob_id"] for p in row.manifest or []]
+        return [row.blob_id] if row.blob_id else []
 
     def queue_garbage(self, s: Session, blob_id: str | None) -> list[str]:
         if not blob_id:

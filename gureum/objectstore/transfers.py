@@ -10,13 +10,16 @@ an aborted upload leaves no object and no stray file.
 from __future__ import annotations
 
 import errno
-from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from typing import Any
 from typing import TYPE_CHECKING
 
 import anyio
 import anyio.to_thread
 
 from gureum.http.errors import BadRequest, PayloadTooLarge
+from gureum.objectstore.limits import MAX_FILE_SIZE
+from gureum.objectstore.multipart import PartPlan
 from gureum.objectstore.objects import QUOTA_EXCEEDED, ObjectRead, PutPlan, PutResult, Segment
 from gureum.objectstore.store import IO_CHUNK_BYTES, BlobWriter, BlobStore, WrittenBlob
 
@@ -35,8 +38,7 @@ async def _fill(writer: BlobWriter, chunks: AsyncIterable[bytes], max_bytes: int
             continue
         buffer += chunk
         if writer.size + len(buffer) > max_bytes:
-            raise PayloadTooLarge(QUOTA_EXCEEDED if max_bytes < (declared or max_bytes + 1) or declared is None
-                                  else "Your request is too large.")
+            raise PayloadTooLarge(QUOTA_EXCEEDED if max_bytes < MAX_FILE_SIZE else "Your request is too large.")
         if len(buffer) >= IO_CHUNK_BYTES:
             data = bytes(buffer)
             buffer.clear()
@@ -47,14 +49,18 @@ async def _fill(writer: BlobWriter, chunks: AsyncIterable[bytes], max_bytes: int
         raise ShortBody(f"Received {writer.size} bytes of the {declared} that Content-Length announced.")
 
 
-async def _commit_with(service: "ObjectStoreService", plan: PutPlan, fill: object) -> PutResult:
+async def _commit_with(service: "ObjectStoreService", plan: Any, fill: object,
+                       verify: Callable[[WrittenBlob], None] | None = None,
+                       finish: Callable[[Any, WrittenBlob], Any] | None = None) -> Any:
     writer = await anyio.to_thread.run_sync(service.store.new_writer, service.holder)
     blob: WrittenBlob | None = None
     try:
         await fill(writer)  # type: ignore[operator]
         blob = await anyio.to_thread.run_sync(writer.finish)
+        if verify is not None:
+            verify(blob)
         await anyio.to_thread.run_sync(service.store.commit, blob)
-        return await anyio.to_thread.run_sync(service.finish_put, plan, blob)
+        return await anyio.to_thread.run_sync(finish or service.finish_put, plan, blob)
     except OSError as exc:
         with anyio.CancelScope(shield=True):
             await _undo(service.store, writer, blob)
@@ -75,11 +81,20 @@ async def _undo(store: BlobStore, writer: BlobWriter, blob: WrittenBlob | None) 
 
 
 async def receive_object(service: "ObjectStoreService", plan: PutPlan, chunks: AsyncIterable[bytes],
-                         declared_size: int | None) -> PutResult:
+                         declared_size: int | None, verify: Callable[[WrittenBlob], None] | None = None) -> PutResult:
     async def fill(writer: BlobWriter) -> None:
         await _fill(writer, chunks, plan.max_bytes, declared_size)
 
-    return await _commit_with(service, plan, fill)
+    return await _commit_with(service, plan, fill, verify)
+
+
+async def receive_part(service: "ObjectStoreService", plan: PartPlan, chunks: AsyncIterable[bytes],
+                       declared_size: int | None, verify: Callable[[WrittenBlob], None] | None = None) -> str:
+    """An S3 part: the same streaming, committed as a part row instead of an object."""
+    async def fill(writer: BlobWriter) -> None:
+        await _fill(writer, chunks, plan.max_bytes, declared_size)
+
+    return await _commit_with(service, plan, fill, verify, service.finish_part)
 
 
 async def copy_object(service: "ObjectStoreService", source: ObjectRead, plan: PutPlan) -> PutResult:
