@@ -24,7 +24,7 @@ from gureum.http.errors import render_cinder, render_keystone, render_neutron, r
 from gureum.http.service_app import root_error_handlers
 from gureum.image.api import image_app
 from gureum.network.api import network_app
-from gureum.objectstore.api.s3 import render_s3, s3_app
+from gureum.objectstore.api.s3 import render_s3, s3_app, s3_bare_app
 from gureum.objectstore.api.swift import render_swift, swift_app
 from gureum.openapi import openapi_json
 from gureum.services import SERVICES
@@ -108,6 +108,7 @@ def build_app(cloud: Cloud) -> CloudMiddleware:
             Mount(SERVICE_PATHS["network"], app=network_app()),
             Mount(SERVICE_PATHS["object-store"], app=swift_app()),
             # S3 beside Swift, on the same buckets; not a catalog service of its own (as RGW's).
+            Route("/s3", s3_bare_app()),
             Mount("/s3", app=s3_app()),
             # The dashboard: HTML pages, a client of the APIs above; not in the catalog.
             Mount("/dashboard", app=dashboard_app()),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -69,7 +70,8 @@ def os_cloud() -> Iterator[RunningCloud]:
     running = start_cloud(state, "--no-agent", "--no-guest-image")
     yield running
     running.stop()
-    remove_state(state)
+    if not os.environ.get("GUREUM_KEEP_STATE"):  # keep the cloud's log and files to look at a failure
+        remove_state(state)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import zlib
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -28,7 +27,7 @@ from gureum.http.endpoint import cloud_of
 from gureum.http.errors import ApiError, Unauthorized
 from gureum.http.service_app import service_app
 from gureum.objectstore.access import Caller
-from gureum.objectstore.api.swift import TRANS_ID_KEY, TransIdMiddleware
+from gureum.objectstore.api.swift import TRANS_ID_KEY, TransIdMiddleware, close_if_body_unread
 from gureum.objectstore.conditions import http_date
 from gureum.objectstore.listing import ListingQuery, Subdir
 from gureum.objectstore.metadata import title_header
@@ -58,6 +57,7 @@ def render_s3(request: Request, exc: ApiError) -> Response:
     if exc.status == 404 and exc.kind is None and len(_path_parts(request)) < 2:
         code = "NoSuchBucket"
     headers = {k: v for k, v in exc.headers.items() if k.lower() not in ("www-authenticate",)}
+    close_if_body_unread(request, headers)
     body = views.error_xml(code, exc.message, request.url.path, request.scope.get(TRANS_ID_KEY, ""))
     return Response(body, status_code=status, headers=headers, media_type=views.XML_TYPE)
 
@@ -80,12 +80,18 @@ async def _authenticate(request: Request) -> tuple[Caller, SignedRequest | None,
         signed = sigv4.parse(request.method, headers, parse_qsl(raw_query, keep_blank_values=True))
         if signed is None:
             return Caller(ctx=None), None, ""
-        raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
-        canonical = sigv4.canonical_request(request.method, raw_path.decode("latin-1").split("?", 1)[0],
-                                            raw_query, headers, signed)
+        raw_path = (request.scope.get("raw_path") or request.scope["path"].encode()).decode("latin-1")
+        raw_path = raw_path.split("?", 1)[0]
+        if signed.version == 2:
+            # botocore signs a SigV2 resource without the endpoint's own path (our /s3).
+            mount = request.scope.get("root_path", "") or "/s3"
+            resource = raw_path[len(mount):] if raw_path.startswith(mount + "/") else raw_path
+            string_to_sign = sigv4.v2_string_to_sign(request.method, resource, raw_query, headers, signed)
+        else:
+            canonical = sigv4.canonical_request(request.method, raw_path, raw_query, headers, signed)
+            string_to_sign = signed.string_to_sign(canonical)
     except SignatureProblem as exc:
         raise s3_error(exc.code, exc.message, 400 if exc.code != "AccessDenied" else 403) from None
-    string_to_sign = signed.string_to_sign(canonical)
     identity = cloud_of(request).identity
     try:
         ctx = await anyio.to_thread.run_sync(lambda: identity.s3_context(
@@ -446,4 +452,9 @@ def s3_app() -> Any:
     ], render_s3))
 
 
-__all__ = ["s3_app", "render_s3", "zlib"]
+def s3_bare_app() -> Any:
+    """`/s3` itself (ListBuckets): a mount only takes paths below it."""
+    return TransIdMiddleware(service_app([Route("/s3", root, methods=METHODS)], render_s3))
+
+
+__all__ = ["s3_app", "s3_bare_app", "render_s3"]

@@ -49,8 +49,17 @@ def new_trans_id() -> str:
     return f"tx{secrets.token_hex(11)[:21]}-{int(time.time()):010x}"
 
 
+def close_if_body_unread(request: Request, headers: dict[str, str]) -> None:
+    """An error answered before the body was read: close the connection, or the unread
+    bytes would be parsed as the client's next request."""
+    sent = request.headers.get("content-length", "0") not in ("", "0") or "transfer-encoding" in request.headers
+    if sent:
+        headers["Connection"] = "close"
+
+
 def render_swift(request: Request, exc: ApiError) -> Response:
     headers = dict(exc.headers)
+    close_if_body_unread(request, headers)
     if exc.status == 304:
         return Response(status_code=304, headers=headers)
     if exc.status == 401:

@@ -42,6 +42,8 @@ class SignedRequest:
     signature: str
     payload_hash: str
     presigned: bool
+    # SigV2 (HMAC-SHA1): the string to sign is built from the request alone.
+    version: int = 4
 
     def string_to_sign(self, canonical_request: str) -> str:
         digest = hashlib.sha256(canonical_request.encode()).hexdigest()
@@ -100,9 +102,43 @@ def parse(method: str, headers: dict[str, str], query: list[tuple[str, str]]) ->
             raise SignatureProblem("AccessDenied", "Request has expired")
         return SignedRequest(access, params["X-Amz-Date"], scope, tuple(params["X-Amz-SignedHeaders"].split(";")),
                              params["X-Amz-Signature"], UNSIGNED, presigned=True)
+    if auth.startswith("AWS ") and ":" in auth:
+        access, _, signature = auth[4:].strip().rpartition(":")
+        return SignedRequest(access, "", "", (), signature, UNSIGNED, presigned=False, version=2)
+    if {"AWSAccessKeyId", "Signature", "Expires"} <= set(params):
+        try:
+            expires = int(params["Expires"])
+        except ValueError:
+            raise SignatureProblem("AccessDenied", "Expires must be a Unix time") from None
+        if expires < time.time():
+            raise SignatureProblem("AccessDenied", "Request has expired")
+        return SignedRequest(params["AWSAccessKeyId"], params["Expires"], "", (), params["Signature"], UNSIGNED,
+                             presigned=True, version=2)
     if auth:
-        raise SignatureProblem("AccessDenied", "Only AWS Signature Version 4 (AWS4-HMAC-SHA256) is supported.")
+        raise SignatureProblem("AccessDenied", "Unsupported Authorization header.")
     return None
+
+
+# Query parameters that are part of a SigV2 canonical resource (as botocore's HmacV1 lists them).
+V2_SUBRESOURCES = frozenset({
+    "acl", "cors", "delete", "lifecycle", "location", "logging", "notification", "partNumber", "policy",
+    "requestPayment", "response-cache-control", "response-content-disposition", "response-content-encoding",
+    "response-content-language", "response-content-type", "response-expires", "restore", "tagging", "torrent",
+    "uploadId", "uploads", "versionId", "versioning", "versions", "website"})
+
+
+def v2_string_to_sign(method: str, raw_path: str, raw_query: str, headers: dict[str, str],
+                      signed: SignedRequest) -> str:
+    """SigV2: verb, Content-MD5, Content-Type, date (or Expires), x-amz-* headers, resource."""
+    when = signed.amz_date if signed.presigned else ("" if "x-amz-date" in headers else headers.get("date", ""))
+    amz = sorted((k, " ".join(v.split())) for k, v in headers.items() if k.startswith("x-amz-"))
+    pairs = sorted((k, v) for k, v in parse_qsl(raw_query, keep_blank_values=True) if k in V2_SUBRESOURCES)
+    resource = raw_path or "/"
+    if pairs:
+        resource += "?" + "&".join(f"{k}={v}" if v else k for k, v in pairs)
+    lines = [method, headers.get("content-md5", ""), headers.get("content-type", ""), when]
+    lines += [f"{k}:{v}" for k, v in amz]
+    return "\n".join(lines) + "\n" + resource
 
 
 def _encode(text: str) -> str:
