@@ -120,11 +120,6 @@ KNOWN: set[str] = {
     'gureum.identity.api.users: api imports sqlalchemy',
     'gureum.identity.api.users: api imports sqlalchemy.exc',
     'gureum.network.agents: imports gureum.compute.models',
-    'gureum.network.api.floating_ips: api enforces policy',
-    'gureum.network.api.quotas: api enforces policy',
-    'gureum.network.api.quotas: api imports gureum.network.models',
-    'gureum.network.api.quotas: api imports sqlalchemy',
-    'gureum.network.api.routers: api enforces policy',
     'gureum.network.desired: imports gureum.compute.models',
 }
 

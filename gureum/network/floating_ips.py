@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session
 from gureum.http.context import RequestContext
 from gureum.http.errors import BadRequest, Conflict, NotFound
 from gureum.network import ipam
+from gureum.network.attributes import OWNER, STANDARD, Attr, Resource
 from gureum.network.common import as_ip, as_str, check_keys, read_only, timestamp
+from gureum.network.listing import ListQuery, Page, page, where
 from gureum.network.desired import DHCP_OWNER
 from gureum.network.models import (
     FloatingIP,
@@ -61,8 +63,7 @@ def get_fip_row(session: Session, ctx: RequestContext, fip_id: str) -> FloatingI
     return fip
 
 
-def _port_details(session: Session, port_id: str | None) -> dict[str, Any] | None:
-    port = session.get(Port, port_id) if port_id else None
+def _port_details(port: Port | None) -> dict[str, Any] | None:
     if port is None:
         return None
     return {"name": port.name, "network_id": port.network_id, "mac_address": port.mac_address,
@@ -70,23 +71,52 @@ def _port_details(session: Session, port_id: str | None) -> dict[str, Any] | Non
             "device_owner": port.device_owner}
 
 
+def fip_views(session: Session, fips: list[FloatingIP]) -> list[dict[str, Any]]:
+    """The views with their associated ports' details, loaded in one statement."""
+    port_ids = {f.port_id for f in fips if f.port_id}
+    found = {p.id: p for p in session.scalars(select(Port).where(Port.id.in_(port_ids)))} if port_ids else {}
+    return [_fip_view(f, found.get(f.port_id or "")) for f in fips]
+
+
 def fip_view(session: Session, fip: FloatingIP) -> dict[str, Any]:
+    return fip_views(session, [fip])[0]
+
+
+def _fip_view(fip: FloatingIP, port: Port | None) -> dict[str, Any]:
     return {
         "id": fip.id, "project_id": fip.project_id, "tenant_id": fip.project_id,
         "floating_network_id": fip.floating_network_id, "floating_ip_address": fip.floating_ip_address,
         "fixed_ip_address": fip.fixed_ip_address, "port_id": fip.port_id, "router_id": fip.router_id,
         "status": fip.status, "description": fip.description,
-        "port_details": _port_details(session, fip.port_id), "tags": [],
+        "port_details": _port_details(port), "tags": [],
         "created_at": timestamp(fip.created_at), "updated_at": timestamp(fip.updated_at),
         "revision_number": fip.revision_number,
     }
 
 
-def list_floating_ips(session: Session, ctx: RequestContext) -> list[dict[str, Any]]:
-    query = select(FloatingIP).order_by(FloatingIP.created_at, FloatingIP.id)
+# For list filters and sorting (the bodies are checked with FIP_KEYS above).
+FLOATINGIP = Resource("floatingip", FloatingIP, (
+    *STANDARD, *OWNER,
+    *(Attr(name, name) for name in ("floating_network_id", "floating_ip_address", "fixed_ip_address", "port_id",
+                                    "router_id", "status", "description")),
+    Attr("tags", None, const=[]),
+))
+
+
+def list_floating_ips(svc: NetworkService, session: Session, ctx: RequestContext,
+                      wanted: ListQuery) -> tuple[list[dict[str, Any]], Page]:
+    query = select(FloatingIP)
     if not ctx.is_admin:
         query = query.where(FloatingIP.project_id == ctx.project_id)
-    return [fip_view(session, f) for f in session.scalars(query)]
+    query = query.where(*where(FLOATINGIP, wanted.filters, lambda _: True))
+    result = page(session, FLOATINGIP, query, wanted)
+    return fip_views(session, result.rows), result
+
+
+def show_floating_ip(svc: NetworkService, session: Session, ctx: RequestContext, fip_id: str) -> dict[str, Any]:
+    fip = get_fip_row(session, ctx, fip_id)
+    svc.enforce(ctx, "get_floatingip", {"project_id": fip.project_id})
+    return fip_view(session, fip)
 
 
 # ---- create, update, delete ------------------------------------------------------------

@@ -29,6 +29,8 @@ from gureum.network.common import (
     read_only,
     timestamp,
 )
+from gureum.network.attributes import OWNER, STANDARD, Attr, Resource
+from gureum.network.listing import ListQuery, Page, page, where
 from gureum.network.models import (
     FloatingIP,
     IPAllocation,
@@ -77,20 +79,36 @@ def interface_ports(session: Session, router_id: str) -> list[Port]:
                                 .order_by(Port.created_at, Port.id)))
 
 
-def gateway_info(session: Session, router: Router) -> dict[str, Any] | None:
-    if not router.gateway_network_id:
-        return None
-    ips = fixed_ips_of(session, router.gateway_port_id) if router.gateway_port_id else []
-    return {"network_id": router.gateway_network_id, "enable_snat": router.enable_snat,
-            "external_fixed_ips": [{"subnet_id": a.subnet_id, "ip_address": a.ip_address} for a in ips]}
+def _gateway_fixed_ips(session: Session, routers: list[Router]) -> dict[str, list[dict[str, str]]]:
+    """The gateway addresses of all the routers, in one statement."""
+    by_port: dict[str, list[dict[str, str]]] = {}
+    port_ids = [r.gateway_port_id for r in routers if r.gateway_network_id and r.gateway_port_id]
+    if port_ids:
+        for a in session.scalars(select(IPAllocation).where(IPAllocation.port_id.in_(port_ids))
+                                 .order_by(IPAllocation.id)):
+            by_port.setdefault(a.port_id, []).append({"subnet_id": a.subnet_id, "ip_address": a.ip_address})
+    return by_port
+
+
+def router_views(session: Session, routers: list[Router]) -> list[dict[str, Any]]:
+    gateway_ips = _gateway_fixed_ips(session, routers)
+    return [_router_view(r, gateway_ips.get(r.gateway_port_id or "", [])) for r in routers]
 
 
 def router_view(session: Session, router: Router) -> dict[str, Any]:
+    return router_views(session, [router])[0]
+
+
+def _router_view(router: Router, gateway_ips: list[dict[str, str]]) -> dict[str, Any]:
+    gateway = None
+    if router.gateway_network_id:
+        gateway = {"network_id": router.gateway_network_id, "enable_snat": router.enable_snat,
+                   "external_fixed_ips": gateway_ips}
     return {
         "id": router.id, "name": router.name, "description": router.description,
         "project_id": router.project_id, "tenant_id": router.project_id,
         "admin_state_up": router.admin_state_up, "status": router.status,
-        "external_gateway_info": gateway_info(session, router),
+        "external_gateway_info": gateway,
         "routes": [dict(r) for r in router.routes],
         "availability_zone_hints": list(router.availability_zone_hints),
         "availability_zones": [AVAILABILITY_ZONE],
@@ -99,11 +117,29 @@ def router_view(session: Session, router: Router) -> dict[str, Any]:
     }
 
 
-def list_routers(session: Session, ctx: RequestContext) -> list[dict[str, Any]]:
-    query = select(Router).order_by(Router.created_at, Router.id)
+# For list filters and sorting (the bodies are checked with ROUTER_KEYS below).
+ROUTER = Resource("router", Router, (
+    *STANDARD, *OWNER,
+    Attr("name", "name"), Attr("description", "description"), Attr("admin_state_up", "admin_state_up"),
+    Attr("status", "status"), Attr("tags", None, const=[]),
+    Attr("availability_zones", None, const=[AVAILABILITY_ZONE]),
+))
+
+
+def list_routers(svc: NetworkService, session: Session, ctx: RequestContext,
+                 wanted: ListQuery) -> tuple[list[dict[str, Any]], Page]:
+    query = select(Router)
     if not ctx.is_admin:
         query = query.where(Router.project_id == ctx.project_id)
-    return [router_view(session, r) for r in session.scalars(query)]
+    query = query.where(*where(ROUTER, wanted.filters, lambda _: True))
+    result = page(session, ROUTER, query, wanted)
+    return router_views(session, result.rows), result
+
+
+def show_router(svc: NetworkService, session: Session, ctx: RequestContext, router_id: str) -> dict[str, Any]:
+    router = get_router_row(session, ctx, router_id)
+    svc.enforce(ctx, "get_router", {"project_id": router.project_id})
+    return router_view(session, router)
 
 
 # ---- create, update, delete ------------------------------------------------------------
@@ -210,7 +246,7 @@ def set_gateway(svc: NetworkService, session: Session, ctx: RequestContext, rout
     _drop_gateway(session, router)
     port = new_router_port(svc, session, project_id="", network=net, device_id=router.id,
                            device_owner=ROUTER_GATEWAY)
-    svc._fixed_ips(session, ctx, port, net, requested)
+    svc.allocate_fixed_ips(session, ctx, port, net, requested)
     if requested is None and not fixed_ips_of(session, port.id) and \
             session.scalar(select(Subnet.id).where(Subnet.network_id == net.id).limit(1)):
         raise Conflict(f"No more IP addresses available on network {net.id}.", kind="IpAddressGenerationFailure")
@@ -242,7 +278,7 @@ def new_router_port(svc: NetworkService, session: Session, *, project_id: str, n
                     device_id: str, device_owner: str) -> Port:
     """A port the service makes for itself: no security groups, no quota (as neutron's)."""
     port = Port(name="", description="", project_id=project_id, network_id=network.id,
-                mac_address=svc._new_mac(session), admin_state_up=True, device_id=device_id,
+                mac_address=svc.new_mac(session), admin_state_up=True, device_id=device_id,
                 device_owner=device_owner, port_security_enabled=False, security_groups=[],
                 allowed_address_pairs=[], binding_host_id="", binding_vnic_type="normal", binding_profile={})
     session.add(port)
@@ -256,143 +292,6 @@ def delete_port_row(session: Session, port: Port) -> None:
     session.flush()
     session.delete(port)
     session.flush()
-
-
-# ---- interfaces ----------------------------------------------------------------------
-
-
-def _attached_subnets(session: Session, router: Router) -> list[Subnet]:
-    ids = [a.subnet_id for p in interface_ports(session, router.id) for a in fixed_ips_of(session, p.id)]
-    return [s for s in (session.get(Subnet, i) for i in ids) if s is not None]
-
-
-def _check_no_overlap(session: Session, router: Router, new_subnets: list[Subnet]) -> None:
-    for new in new_subnets:
-        for old in _attached_subnets(session, router):
-            if old.id == new.id:
-                raise bad_router(f"Router already has a port on subnet {new.id}")
-            if ipaddress.ip_network(old.cidr).overlaps(ipaddress.ip_network(new.cidr)):
-                raise bad_router(f"Cidr {new.cidr} of subnet {new.id} overlaps with cidr {old.cidr} of subnet "
-                                 f"{old.id}")
-
-
-def interface_info(session: Session, router: Router, port: Port) -> dict[str, Any]:
-    subnet_ids = [a.subnet_id for a in fixed_ips_of(session, port.id)]
-    return {"id": router.id, "tenant_id": router.project_id, "project_id": router.project_id,
-            "port_id": port.id, "network_id": port.network_id,
-            "subnet_id": subnet_ids[0] if subnet_ids else None, "subnet_ids": subnet_ids}
-
-
-def _interface_request(body: Any) -> tuple[str | None, str | None]:
-    body = as_dict(body, "body")
-    check_keys(body, {"subnet_id", "port_id"}, "PUT")
-    subnet_id, port_id = body.get("subnet_id"), body.get("port_id")
-    if subnet_id is not None:
-        subnet_id = as_str(subnet_id, "subnet_id")
-    if port_id is not None:
-        port_id = as_str(port_id, "port_id")
-    if not subnet_id and not port_id:
-        raise bad_router("Either subnet_id or port_id must be specified")
-    return subnet_id, port_id
-
-
-def add_interface(svc: NetworkService, session: Session, ctx: RequestContext, router_id: str,
-                  body: Any) -> dict[str, Any]:
-    router = get_router_row(session, ctx, router_id)
-    subnet_id, port_id = _interface_request(body)
-    svc.enforce(ctx, "add_router_interface", {"project_id": router.project_id})
-    if subnet_id and port_id:
-        raise bad_router("Cannot specify both subnet-id and port-id")
-    if port_id:
-        port = _adopt_port(svc, session, ctx, router, port_id)
-    else:
-        port = _port_on_subnet_gateway(svc, session, ctx, router, subnet_id or "")
-    router.revision_number += 1
-    session.flush()
-    return interface_info(session, router, port)
-
-
-def _adopt_port(svc: NetworkService, session: Session, ctx: RequestContext, router: Router,
-                port_id: str) -> Port:
-    port = svc.get_port_row(session, ctx, port_id)
-    if port.device_id or port.device_owner:
-        raise Conflict(f"Unable to complete operation on port {port.id} for network {port.network_id}. Port "
-                       f"already has an attached device {port.device_id or port.device_owner}.", kind="PortInUse")
-    allocations = fixed_ips_of(session, port.id)
-    if not allocations:
-        raise bad_router("Router port must have at least one fixed IP")
-    subnets = [s for s in (session.get(Subnet, a.subnet_id) for a in allocations) if s is not None]
-    if sum(1 for s in subnets if s.ip_version == 4) > 1:
-        raise bad_router("Cannot have multiple IPv4 subnets on router port")
-    _check_no_overlap(session, router, subnets)
-    port.device_id = router.id
-    port.device_owner = ROUTER_INTERFACE
-    port.security_groups = []
-    port.allowed_address_pairs = []
-    port.port_security_enabled = False
-    port.revision_number += 1
-    return port
-
-
-def _port_on_subnet_gateway(svc: NetworkService, session: Session, ctx: RequestContext, router: Router,
-                            subnet_id: str) -> Port:
-    subnet = svc.get_subnet_row(session, ctx, subnet_id)
-    net = session.get(Network, subnet.network_id)
-    assert net is not None
-    if not ctx.is_admin and subnet.project_id != router.project_id and not net.shared:
-        raise NotFound(f"Subnet {subnet_id} could not be found.", kind="SubnetNotFound")
-    if not subnet.gateway_ip:
-        raise bad_router("Subnet for router interface must have a gateway IP")
-    _check_no_overlap(session, router, [subnet])
-    port = new_router_port(svc, session, project_id=subnet.project_id, network=net, device_id=router.id,
-                           device_owner=ROUTER_INTERFACE)
-    ipam.allocate_exact(session, port.id, subnet, subnet.gateway_ip, allow_gateway=True)
-    return port
-
-
-def remove_interface(svc: NetworkService, session: Session, ctx: RequestContext, router_id: str,
-                     body: Any) -> dict[str, Any]:
-    router = get_router_row(session, ctx, router_id)
-    subnet_id, port_id = _interface_request(body)
-    svc.enforce(ctx, "remove_router_interface", {"project_id": router.project_id})
-    ports = interface_ports(session, router.id)
-    if port_id:
-        port = next((p for p in ports if p.id == port_id), None)
-        if port is None:
-            raise NotFound(f"Router {router.id} does not have an interface with id {port_id}",
-                           kind="RouterInterfaceNotFound")
-        if subnet_id and subnet_id not in [a.subnet_id for a in fixed_ips_of(session, port.id)]:
-            raise Conflict(f"Subnet {subnet_id} does not match the port {port_id}.", kind="SubnetMismatchForPort")
-    else:
-        port = next((p for p in ports if subnet_id in [a.subnet_id for a in fixed_ips_of(session, p.id)]), None)
-        if port is None:
-            raise NotFound(f"Router {router.id} has no interface on subnet {subnet_id}",
-                           kind="RouterInterfaceNotFoundForSubnet")
-    info = interface_info(session, router, port)
-    for sid in info["subnet_ids"]:
-        _interface_not_needed(session, router, sid)
-    delete_port_row(session, port)
-    router.revision_number += 1
-    session.flush()
-    return info
-
-
-def _interface_not_needed(session: Session, router: Router, subnet_id: str) -> None:
-    subnet = session.get(Subnet, subnet_id)
-    if subnet is None:
-        return
-    cidr = ipaddress.ip_network(subnet.cidr)
-    for route in router.routes:
-        if ipaddress.ip_address(route["nexthop"]) in cidr:
-            raise Conflict(f"Router interface for subnet {subnet_id} on router {router.id} cannot be deleted, "
-                           "as it is required by one or more routes.", kind="RouterInterfaceInUse")
-    fixed = session.scalars(select(FloatingIP).where(FloatingIP.router_id == router.id,
-                                                     FloatingIP.fixed_ip_address.is_not(None)))
-    for fip in fixed:
-        if fip.fixed_ip_address and ipaddress.ip_address(fip.fixed_ip_address) in cidr:
-            raise Conflict(f"Cannot delete router interface on subnet {subnet_id} for router {router.id}, as it "
-                           f"is required by one or more floating IPs ({fip.id}).",
-                           kind="RouterInterfaceInUseByFloatingIP")
 
 
 # ---- routes (extraroute, extraroute-atomic) ----------------------------------------------

@@ -7,45 +7,38 @@ from typing import Any
 from starlette.routing import BaseRoute, Route
 
 from gureum.http.endpoint import ApiRequest, endpoint
-from gureum.network import agents, routers
-from gureum.network.api.common import body_of, filtered, in_session, only_fields
+from gureum.network.api.common import body_of, list_query, only_fields, render_list, service
 
 
 @endpoint()
 def list_agents(req: ApiRequest) -> Any:
     """List network agents (admin; others get an empty list)."""
-    return filtered(req, in_session(req, lambda s, svc: agents.list_agents(svc, s, req.context)), "agents")
+    return render_list(req, "agents", *service(req).list_agents(req.context, list_query(req)))
 
 
 @endpoint()
 def show_agent(req: ApiRequest) -> Any:
     """Show a network agent."""
-    def work(s: Any, svc: Any) -> Any:
-        return agents.agent_view(s, agents.get_agent(svc, s, req.context, req.path["agent_id"]))
-    return {"agent": only_fields(req, in_session(req, work))}
+    return {"agent": only_fields(req, service(req).show_agent(req.context, req.path["agent_id"]))}
 
 
 @endpoint(json_body=True)
 def update_agent(req: ApiRequest) -> Any:
     """Set an agent's admin_state_up or description."""
-    attrs = body_of(req, "agent")
-    return {"agent": in_session(req, lambda s, svc: agents.update_agent(svc, s, req.context,
-                                                                         req.path["agent_id"], attrs))}
+    return {"agent": service(req).update_agent(req.context, req.path["agent_id"], body_of(req, "agent"))}
 
 
 @endpoint(status=204)
 def delete_agent(req: ApiRequest) -> None:
     """Forget an agent until its host reports again."""
-    in_session(req, lambda s, svc: agents.delete_agent(svc, s, req.context, req.path["agent_id"]))
+    service(req).delete_agent(req.context, req.path["agent_id"])
 
 
 @endpoint()
 def list_l3_routers(req: ApiRequest) -> Any:
     """The routers an L3 agent hosts."""
-    def work(s: Any, svc: Any) -> Any:
-        rows = agents.routers_of_l3_agent(svc, s, req.context, req.path["agent_id"])
-        return [routers.router_view(s, r) for r in rows]
-    return filtered(req, in_session(req, work), "routers")
+    return render_list(req, "routers", *service(req).routers_of_l3_agent(req.context, req.path["agent_id"],
+                                                                         list_query(req)))
 
 
 def routes() -> list[BaseRoute]:
