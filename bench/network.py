@@ -9,10 +9,14 @@ tests do), and prints:
     (then gateway, interface, floating IP create and associate, all through the
     API) to the first TCP connection from the outside to the guest's port 22
     through the floating IP.
+With --listing it runs in-process instead (no `gureum up`, no agent) and prints
+GET-ports-as-the-service-runs-it figures: listing 5,000 ports p50 (all of them, and
+one page of 100), with the SQL statements each list runs beside 5 ports' count.
 The dataplane's own figures (converge after an agent restart with 50 ports,
 throughput between two taps against a plain veth pair) are in bench/dataplane.py.
 
     .venv/bin/python bench/network.py [--ports 200]
+    .venv/bin/python bench/network.py --listing [--rows 5000]
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -71,10 +76,89 @@ def port_creates(base: str, token: str, network_id: str, count: int, clients: in
     return latencies, addresses
 
 
+def seed_ports(cloud: Any, project: str, network_id: str, subnet_id: str, count: int) -> None:
+    """Rows straight into the tables (the figure is about listing, not creating)."""
+    from gureum.network.models import IPAllocation, Port  # noqa: PLC0415
+
+    with cloud.db.session() as session:
+        for i in range(count):
+            port = Port(name=f"p{i}", project_id=project, network_id=network_id,
+                        mac_address=f"fa:16:3e:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}",
+                        device_owner="compute:nova", security_groups=[], allowed_address_pairs=[],
+                        binding_profile={})
+            session.add(port)
+            session.flush()
+            session.add(IPAllocation(port_id=port.id, subnet_id=subnet_id, network_id=network_id,
+                                     ip_address=f"10.{100 + (i >> 16)}.{i >> 8 & 255}.{i & 255}"))
+
+
+def timed_list(cloud: Any, ctx: Any, wanted: Any, rounds: int) -> tuple[float, int, int]:
+    """(p50 seconds, statements per list, rows) of cloud.network.list(ctx, "port", wanted)."""
+    from sqlalchemy import event  # noqa: PLC0415
+
+    statements = 0
+
+    def count(*_args: Any) -> None:
+        nonlocal statements
+        statements += 1
+
+    engines = {id(e): e for e in (cloud.db.engine, cloud.db.read_engine)}.values()
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count)
+    try:
+        items, _ = cloud.network.list(ctx, "port", wanted)
+        per_list = statements
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count)
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        cloud.network.list(ctx, "port", wanted)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), per_list, len(items)
+
+
+def listing(rows: int) -> None:
+    from gureum.cloud import Cloud  # noqa: PLC0415
+    from gureum.config import Settings  # noqa: PLC0415
+    from gureum.http.context import RequestContext  # noqa: PLC0415
+    from gureum.network.listing import ListQuery  # noqa: PLC0415
+
+    state = Path(tempfile.mkdtemp(prefix="gbl-", dir="/tmp"))
+    cloud = Cloud(Settings(state_dir=state / "state"))
+    cloud.start()
+    try:
+        ctx = RequestContext(user_id="u", user_name="u", user_domain_id="default", user_domain_name="Default",
+                             roles=("admin", "member", "reader"), project_id="b" * 32)
+        figures = []
+        for count in (5, rows):
+            net = cloud.network.create(ctx, "network", {"name": f"n{count}"})
+            cidr = "10.99.0.0/24" if count == 5 else "10.100.0.0/14"
+            sub = cloud.network.create(ctx, "subnet", {"network_id": net["id"], "cidr": cidr})
+            seed_ports(cloud, ctx.project_id, net["id"], sub["id"], count)
+            wanted = ListQuery.from_params([("network_id", net["id"])])
+            figures.append((count, *timed_list(cloud, ctx, wanted, 20 if count < 1000 else 10)))
+        page = ListQuery.from_params([("network_id", net["id"]), ("limit", "100")])
+        figures.append((rows, *timed_list(cloud, ctx, page, 20)))
+        print(f"listing ports in-process (SQLite, {os.cpu_count()} cores):")
+        for (count, p50, statements, shown), what in zip(figures, ("all", "all", "limit=100")):
+            print(f"  {count:>5} ports, {what:>9}: p50 {p50 * 1000:7.1f} ms, {statements} SQL statements, "
+                  f"{shown} rows")
+    finally:
+        cloud.close()
+        remove_state(state)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ports", type=int, default=200)
+    parser.add_argument("--listing", action="store_true", help="in-process list figures only")
+    parser.add_argument("--rows", type=int, default=5000)
     args = parser.parse_args()
+    if args.listing:
+        listing(args.rows)
+        return
     prefix = "gbn" + os.urandom(2).hex()
     outside = Outside.create(prefix, bridge="br-provider", address="203.0.113.1/24")
     state = Path(tempfile.mkdtemp(prefix="gbn-", dir="/tmp"))

@@ -153,7 +153,7 @@ def create_network(svc: "NetworkService", session: Session, ctx: RequestContext,
         # Another writer took the same segment between our check and insert.
         raise Conflict(f"Unable to create the network. Segment {ntype} {seg_id} is in use.",
                        kind="SegmentationIdInUse" if ntype == "vlan" else "TunnelIdInUse") from exc
-    return views.network(svc, ctx, net, [])
+    return views.networks(svc, session, ctx, [net])[0]
 
 
 def _segment(svc: "NetworkService", session: Session, attrs: dict[str, Any]) -> tuple[str, str, int | None]:

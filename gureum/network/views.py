@@ -38,10 +38,15 @@ def networks(svc: "NetworkService", session: Session, ctx: RequestContext, rows:
                 select(Subnet.network_id, Subnet.id).where(Subnet.network_id.in_([n.id for n in rows]))
                 .order_by(Subnet.created_at, Subnet.id)):
             subnet_ids[network_id].append(subnet_id)
-    return [network(svc, ctx, net, subnet_ids[net.id]) for net in rows]
+    provider: dict[str, bool] = {}  # who sees the segment, per project (one policy check each)
+    for net in rows:
+        if net.project_id not in provider:
+            provider[net.project_id] = svc.allowed(ctx, "get_network:provider:network_type",
+                                                   {"project_id": net.project_id})
+    return [network(net, subnet_ids[net.id], provider[net.project_id]) for net in rows]
 
 
-def network(svc: "NetworkService", ctx: RequestContext, net: Network, subnets: list[str]) -> dict[str, Any]:
+def network(net: Network, subnets: list[str], show_provider: bool) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": net.id, "name": net.name, "description": net.description,
         "project_id": net.project_id, "tenant_id": net.project_id,
@@ -51,7 +56,7 @@ def network(svc: "NetworkService", ctx: RequestContext, net: Network, subnets: l
         "availability_zones": [AVAILABILITY_ZONE], "ipv4_address_scope": None, "ipv6_address_scope": None,
         "l2_adjacency": True, "tags": [], **_standard(net),
     }
-    if svc.allowed(ctx, "get_network:provider:network_type", {"project_id": net.project_id}):
+    if show_provider:
         view["provider:network_type"] = net.network_type
         view["provider:physical_network"] = net.physical_network or None
         view["provider:segmentation_id"] = net.segmentation_id
@@ -89,18 +94,24 @@ def subnet(row: Subnet, on_external: bool) -> dict[str, Any]:
 def fixed_ips(session: Session, port_ids: list[str]) -> dict[str, list[dict[str, str]]]:
     by_port: dict[str, list[dict[str, str]]] = defaultdict(list)
     if port_ids:
-        for alloc in session.scalars(select(IPAllocation).where(IPAllocation.port_id.in_(port_ids))
-                                     .order_by(IPAllocation.id)):
-            by_port[alloc.port_id].append({"subnet_id": alloc.subnet_id, "ip_address": alloc.ip_address})
+        for port_id, subnet_id, address in session.execute(
+                select(IPAllocation.port_id, IPAllocation.subnet_id, IPAllocation.ip_address)
+                .where(IPAllocation.port_id.in_(port_ids)).order_by(IPAllocation.id)):
+            by_port[port_id].append({"subnet_id": subnet_id, "ip_address": address})
     return by_port
 
 
 def ports(svc: "NetworkService", session: Session, ctx: RequestContext | None, rows: list[Port]) -> list[dict[str, Any]]:
     addresses = fixed_ips(session, [p.id for p in rows])
-    return [port(svc, ctx, p, addresses[p.id]) for p in rows]
+    binding: dict[str, bool] = {}  # who sees the binding, per project (one policy check each)
+    for p in rows:
+        if p.project_id not in binding:
+            binding[p.project_id] = ctx is None or svc.allowed(ctx, "get_port:binding:host_id",
+                                                                {"project_id": p.project_id})
+    return [port(p, addresses[p.id], binding[p.project_id]) for p in rows]
 
 
-def port(svc: "NetworkService", ctx: RequestContext | None, row: Port, addresses: list[dict[str, str]]) -> dict[str, Any]:
+def port(row: Port, addresses: list[dict[str, str]], show_binding: bool) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": row.id, "name": row.name, "description": row.description, "network_id": row.network_id,
         "project_id": row.project_id, "tenant_id": row.project_id, "mac_address": row.mac_address,
@@ -110,7 +121,7 @@ def port(svc: "NetworkService", ctx: RequestContext | None, row: Port, addresses
         "allowed_address_pairs": list(row.allowed_address_pairs), "binding:vnic_type": row.binding_vnic_type,
         "tags": [], **_standard(row),
     }
-    if ctx is None or svc.allowed(ctx, "get_port:binding:host_id", {"project_id": row.project_id}):
+    if show_binding:
         view["binding:host_id"] = row.binding_host_id
         view["binding:vif_type"] = "tap" if row.binding_host_id else "unbound"
         view["binding:vif_details"] = {"port_filter": True} if row.binding_host_id else {}

@@ -51,18 +51,20 @@ class Statements:
     """Counts the SQL statements the engine runs while active."""
 
     def __init__(self, cloud: Cloud) -> None:
-        self.engine = cloud.db.engine
+        self.engines = {id(e): e for e in (cloud.db.engine, cloud.db.read_engine)}.values()
         self.count = 0
 
     def _count(self, *_args: Any) -> None:
         self.count += 1
 
     def __enter__(self) -> "Statements":
-        event.listen(self.engine, "before_cursor_execute", self._count)
+        for engine in self.engines:
+            event.listen(engine, "before_cursor_execute", self._count)
         return self
 
     def __exit__(self, *_exc: Any) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._count)
+        for engine in self.engines:
+            event.remove(engine, "before_cursor_execute", self._count)
 
 
 def network_with_subnet(cloud: Cloud, cidr: str = "10.0.0.0/16", c: RequestContext | None = None) -> dict[str, Any]:
@@ -92,7 +94,7 @@ def test_list_ports_costs_the_same_for_5_and_50_ports(cloud: Cloud) -> None:
     make_ports(cloud, second["network"]["id"], 50, ctx(OTHER))
     fifty = listed_statements(cloud, "port", query(), ctx(OTHER))
     assert five == fifty, (five, fifty)
-    assert fifty <= 4
+    assert 2 <= fifty <= 4
     # The admin sees all 55, still in as many statements.
     items, _ = cloud.network.list(admin(), "port", query())
     assert len(items) == 55 and all(len(p["fixed_ips"]) == 1 for p in items)
@@ -114,7 +116,7 @@ def test_other_lists_cost_the_same_for_few_and_many(cloud: Cloud, resource: str)
     few = listed_statements(cloud, resource, query())
     grow(ctx(OTHER), 8)
     many = listed_statements(cloud, resource, query(), ctx(OTHER))
-    assert few == many, (resource, few, many)
+    assert few == many and few >= 1, (resource, few, many)
 
 
 def test_limit_one_renders_one_row_and_pages_with_markers(cloud: Cloud) -> None:
