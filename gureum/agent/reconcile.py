@@ -146,8 +146,9 @@ class Reconciler:
         done = self.applied.load(want.uuid)
         guest = self._observe(want.uuid)
         if guest is None or done is None or want.rebuild_count > done.rebuild_count:
-            base = self._image(want)
-            if base is None:
+            # Boot from volume: no image, no root disk; the volume with boot_index 0 is the disk.
+            base = self._image(want) if want.image_id else None
+            if base is None and want.image_id:
                 return  # still fetching: reported as building
             self._build(want, base, rebuild=guest is not None)
             done = self.applied.load(want.uuid)
@@ -191,7 +192,7 @@ class Reconciler:
             raise outcome.error
         return outcome.value if isinstance(outcome, Done) else None
 
-    def _build(self, want: DesiredInstance, base: Path, rebuild: bool) -> None:
+    def _build(self, want: DesiredInstance, base: Path | None, rebuild: bool) -> None:
         """Create (or re-create, for rebuild) the guest from its image; it starts running."""
         if rebuild:
             self.hv.destroy(want.uuid)

@@ -85,3 +85,23 @@ def test_instance_ids_that_are_not_plain_names_are_refused(bad_id: str) -> None:
 def test_instances_dir_too_long_for_unix_sockets_is_refused() -> None:
     with pytest.raises(HypervisorError, match="unix socket"):
         instance_paths(Path("/" + "d" * 80), INSTANCE_ID)
+
+
+def test_volumes_are_built_in_and_boot_from_volume_has_no_root_disk() -> None:
+    import json
+
+    from gureum.agent.hypervisor import DiskSpec
+
+    volume = DiskSpec(attachment_id="a1", volume_id="11111111-2222-3333-4444-555555555555",
+                      node_name="v" + "1" * 30, blockdev={"driver": "raw", "file": {"driver": "nbd"}},
+                      objects=[{"qom-type": "tls-creds-psk", "id": "tls-v" + "1" * 30}], boot_index=0)
+    with_root = argv_for(spec(disks=[volume]))
+    assert any("file=/var/lib/gureum/instances" in d for d in option_values(with_root, "-drive"))
+    device = json.loads(option_values(with_root, "-device")[1])
+    assert device == {"driver": "virtio-blk-pci", "id": f"volume-{volume.volume_id}", "drive": volume.node_name,
+                      "serial": volume.volume_id}  # the image's disk boots; the volume is a data disk
+    bfv = argv_for(spec(root_disk_base=None, disks=[volume]))
+    assert option_values(bfv, "-drive") == []
+    assert json.loads(option_values(bfv, "-blockdev")[0])["node-name"] == volume.node_name
+    assert json.loads(option_values(bfv, "-object")[0])["qom-type"] == "tls-creds-psk"
+    assert {"bootindex": 0}.items() <= json.loads(option_values(bfv, "-device")[0]).items()
