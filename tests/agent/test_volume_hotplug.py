@@ -3,6 +3,7 @@ a live snapshot and a revert, a live extend, and the volume built in at the next
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 
@@ -13,7 +14,7 @@ from volume_helpers import READ, WRITE, find_disk, in_guest, shell_ready
 from gureum.agent.client import ControllerClient
 from gureum.agent.hypervisor import QemuHypervisor
 from gureum.agent.imagecache import ImageCache
-from gureum.agent.protocol import DesiredAttachment, DesiredInstance, DesiredVolume
+from gureum.agent.protocol import DesiredAttachment, DesiredInstance, DesiredVolume, VolumeSource
 from gureum.agent.storage import GIB
 from gureum.agent.volume_node import volume_parts
 from gureum.guest import GuestImage
@@ -101,4 +102,28 @@ def test_file_volume_hotplug_snapshot_revert_and_cold_boot(hypervisor: QemuHyper
     guest_volumes.sync(want(False))
     volumes.remove_unwanted()
     assert not volume_file.exists() and volumes.observe() == []
+    volumes.close()
+
+
+def test_boot_from_a_volume_made_from_the_image(hypervisor: QemuHypervisor, guest_image: GuestImage) -> None:
+    state = hypervisor.instances_dir.parent
+    client = ControllerClient("http://127.0.0.1:9", "unused")
+    images = ImageCache(state / "image-cache", client)
+    volumes, guest_volumes = volume_parts(state, hypervisor, images, client)
+    images.path_of("guest").symlink_to(guest_image.disk)  # as if fetched
+    volume_id, attachment_id, instance_id = str(uuid.uuid4()), str(uuid.uuid4()), new_instance_id()
+    wanted = [DesiredVolume(volume_id, size_gb=1, source=VolumeSource(kind="image", id="guest"))]
+    volumes.apply(wanted)
+    volumes.wait_idle()
+    volumes.apply(wanted)
+    assert [v.present for v in volumes.observe()] == [True]
+    want = DesiredInstance(uuid=instance_id, name="bfv", hostname="bfv", project_id="p", vcpus=1, memory_mb=128,
+                           root_gb=0, image_id="", power="running",
+                           volumes=[DesiredAttachment(attachment_id, volume_id, serial=volume_id, boot_index=0)])
+    spec = guest_spec(guest_image, instance_id)
+    hypervisor.spawn(dataclasses.replace(spec, root_disk_base=None, disks=guest_volumes.disks(want)[0]))
+    wait_for_console(hypervisor, instance_id, BANNER)
+    assert "SYSLINUX" in hypervisor.console_log(instance_id)  # the boot loader on the volume
+    assert not (hypervisor.instances_dir / instance_id / "disk").exists()
+    assert guest_volumes.sync(want).attached == [attachment_id]
     volumes.close()
