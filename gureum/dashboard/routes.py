@@ -60,6 +60,7 @@ def routes() -> list[BaseRoute]:
         Route("/networks/{network_id}/delete", networks.delete_network, methods=["POST"]),
         Route("/routers/", networks.routers, methods=["GET"]),
         Route("/routers/", networks.create_router, methods=["POST"]),
+        Route("/routers/interface", networks.router_interface, methods=["POST"]),
         Route("/routers/{router_id}/interface", networks.router_interface, methods=["POST"]),
         Route("/routers/{router_id}/delete", networks.delete_router, methods=["POST"]),
         Route("/floating-ips/", floating_ips.floating_ips, methods=["GET"]),

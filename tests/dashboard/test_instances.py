@@ -178,3 +178,14 @@ def test_event_stream_is_bounded(admin: TestClient, monkeypatch: pytest.MonkeyPa
         assert stream.headers["content-type"].startswith("text/event-stream")
         body = "".join(stream.iter_text())
     assert body.startswith("retry: 2000") and ": tick" in body
+
+
+def test_the_list_pages_with_the_apis_marker(admin: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gureum.dashboard.pages import instances
+    monkeypatch.setattr(instances, "PAGE_SIZE", 1)
+    first = admin.get("/dashboard/instances/").text
+    assert first.count('<tr id="srv-') == 1
+    marker = re.search(r'href="/dashboard/instances/\?marker=([0-9a-f-]+)">Next page', first).group(1)
+    second = admin.get(f"/dashboard/instances/?marker={marker}").text
+    assert second.count('<tr id="srv-') == 1 and f'id="srv-{marker}"' not in second
+    assert "First page" in second

@@ -16,12 +16,15 @@ async def external_networks(p: Page) -> list[dict[str, Any]]:
 
 @page
 async def floating_ips(p: Page) -> Response:
-    fips, external, servers = await p.api.gather(
-        p.api.get_json("/network/v2.0/floatingips", "Listing floating IPs"), external_networks(p),
-        p.api.get_json("/compute/v2.1/servers", "Listing instances"))
-    ports = await p.api.get_json("/network/v2.0/ports", "Listing ports")
-    server_names = {s["id"]: s["name"] for s in servers["servers"]}
-    port_owner = {port["id"]: server_names.get(port["device_id"], port["device_id"]) for port in ports["ports"]}
+    fips, external = await p.api.gather(
+        p.api.get_json("/network/v2.0/floatingips", "Listing floating IPs"), external_networks(p))
+    # Only the ports the addresses point at, and only their servers: not every port and server.
+    port_ids = sorted({f["port_id"] for f in fips["floatingips"] if f.get("port_id")})
+    ports = (await p.api.get_json("/network/v2.0/ports", "Listing ports", id=port_ids))["ports"] if port_ids else []
+    devices = sorted({port["device_id"] for port in ports if port.get("device_id")})
+    shown = await p.api.gather(*(p.api.call("GET", f"/compute/v2.1/servers/{d}") for d in devices))
+    server_names = {d: a.json()["server"]["name"] for d, a in zip(devices, shown) if a.ok}
+    port_owner = {port["id"]: server_names.get(port["device_id"], port["device_id"]) for port in ports}
     return p.render("floating_ips.html", title="Floating IPs", fips=sorted(fips["floatingips"],
                     key=lambda f: f["floating_ip_address"]), external=external, port_owner=port_owner,
                     notice=p.request.query_params.get("notice"))

@@ -28,12 +28,26 @@ STREAM_SECONDS = 300
 POLL_SECONDS = 1.0
 
 
-async def list_servers(api: ApiClient) -> tuple[list[dict[str, Any]], dict[str, str]]:
+# A page of the list, as Horizon pages by 20: the API's own limit and marker, newest first.
+PAGE_SIZE = 50
+
+
+async def list_servers(api: ApiClient, marker: str | None = None) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    query = {"limit": str(PAGE_SIZE + 1)}
+    if marker:
+        query["marker"] = marker
     servers, images = await api.gather(
-        api.get_json("/compute/v2.1/servers/detail", "Listing instances"),
+        api.get_json("/compute/v2.1/servers/detail", "Listing instances", **query),
         api.call("GET", "/image/v2/images", query={"limit": "1000"}))
     names = {i["id"]: i.get("name") or i["id"] for i in images.json().get("images", [])} if images.ok else {}
-    return sorted(servers["servers"], key=lambda s: (s["name"], s["id"])), names
+    return servers["servers"], names
+
+
+def page_of(servers: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str | None]:
+    """The rows to show and the marker of the next page (None on the last page)."""
+    if len(servers) > PAGE_SIZE:
+        return servers[:PAGE_SIZE], servers[PAGE_SIZE - 1]["id"]
+    return servers, None
 
 
 def row_html(server: dict[str, Any], images: dict[str, str]) -> str:
@@ -42,11 +56,13 @@ def row_html(server: dict[str, Any], images: dict[str, str]) -> str:
 
 @page
 async def instances(p: Page) -> Response:
-    servers, images = await list_servers(p.api)
+    marker = p.request.query_params.get("marker")
+    found, images = await list_servers(p.api, marker)
+    servers, next_marker = page_of(found)
     if p.request.query_params.get("fragment") == "rows":
         return p.render("_server_rows.html", servers=servers, images=images)
-    return p.render("instances.html", title="Instances", servers=servers, images=images,
-                    notice=p.request.query_params.get("notice"))
+    return p.render("instances.html", title="Instances", servers=servers, images=images, marker=marker or "",
+                    next_marker=next_marker, notice=p.request.query_params.get("notice"))
 
 
 def fingerprint(server: dict[str, Any]) -> str:
@@ -64,6 +80,7 @@ async def instance_events(request: Request) -> Response:
     if viewer is None:
         return to_login(request, expired=True)
     api = client_for(request, viewer.token)
+    marker = request.query_params.get("marker") or None
 
     async def stream() -> AsyncIterator[str]:
         seen: dict[str, str] = {}
@@ -72,7 +89,8 @@ async def instance_events(request: Request) -> Response:
         yield "retry: 2000\n\n"
         while time.monotonic() < deadline:
             try:
-                servers, images = await list_servers(api)
+                found, images = await list_servers(api, marker)
+                servers = page_of(found)[0]
             except ApiFailed as failed:
                 yield sse("ended", "expired" if failed.status == 401 else failed.response.error_message)
                 return
@@ -120,6 +138,7 @@ async def instance_action(p: Page) -> Response:
         notice = "; ".join(problems) if problems else f"{action} asked for {len(ids)} instance(s)"
         return RedirectResponse(f"{PREFIX}/instances/?notice={notice}", status_code=303)
     servers, images = await list_servers(p.api)
+    servers = page_of(servers)[0]
     return p.render("_server_rows.html", servers=servers, images=images, problems=problems,
                     announce=f"{action} asked for {len(ids)} instance{'s' if len(ids) != 1 else ''}" if not problems
                     else "; ".join(problems))

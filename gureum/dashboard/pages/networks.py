@@ -128,8 +128,8 @@ async def create_router(p: Page) -> Response:
 
 @page
 async def router_interface(p: Page) -> Response:
-    router_id = p.request.path_params["router_id"]
     form = await p.form()
+    router_id = p.request.path_params.get("router_id") or str(form.get("router", ""))
     verb = "remove_router_interface" if form.get("remove") else "add_router_interface"
     answer = await p.api.call("PUT", f"/network/v2.0/routers/{router_id}/{verb}",
                               json_body={"subnet_id": str(form.get("subnet", ""))})

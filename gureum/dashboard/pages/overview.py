@@ -10,8 +10,12 @@ from starlette.responses import Response
 from gureum.dashboard.client import ApiResponse
 from gureum.dashboard.web import Page, page
 
-TRANSITIONAL = ("BUILD", "REBOOT", "HARD_REBOOT", "RESIZE", "VERIFY_RESIZE", "MIGRATING", "REBUILD")
+# Changing states the servers API filters on (its status filter is by vm_state; a reboot or
+# stop in progress on an ACTIVE server shows live on the instances list).
+TRANSITIONAL = ("BUILD", "VERIFY_RESIZE")
 WARN_AT = 0.8
+# The attention list shows this many of each kind, then links to the full list.
+SHOWN = 20
 
 
 @dataclass
@@ -71,17 +75,22 @@ def silent_hosts(services: ApiResponse) -> list[dict[str, Any]]:
 
 @page
 async def overview(p: Page) -> Response:
-    calls = [p.api.get_json("/compute/v2.1/servers/detail", "Listing instances"),
+    # What needs attention only, filtered and bounded in the API's SQL: not every server.
+    calls = [p.api.get_json("/compute/v2.1/servers/detail", "Listing broken instances", status="ERROR",
+                            limit=str(SHOWN + 1)),
              p.api.get_json("/compute/v2.1/limits", "Reading compute limits"),
              p.api.call("GET", f"/network/v2.0/quotas/{p.project_id}/details.json")]
     if p.viewer.is_admin:
         calls.append(p.api.call("GET", "/compute/v2.1/os-services"))
+    calls += [p.api.get_json("/compute/v2.1/servers/detail", "Listing changing instances", status=status,
+                             limit=str(SHOWN + 1)) for status in TRANSITIONAL]
     results = await p.api.gather(*calls)
-    servers = results[0]["servers"]
-    broken = [s for s in servers if s["status"] == "ERROR"]
-    changing = [s for s in servers if s["status"] in TRANSITIONAL or s.get("OS-EXT-STS:task_state")]
+    broken = results[0]["servers"]
+    changing = [s for r in results[-len(TRANSITIONAL):] for s in r["servers"]]
     quotas = compute_quotas(results[1]) + network_quotas(results[2])
     hosts = silent_hosts(results[3]) if p.viewer.is_admin else []
+    absolute = results[1].get("limits", {}).get("absolute", {})
     high = [q for q in quotas if not q.unlimited and q.fraction >= WARN_AT]
     return p.render("overview.html", title="Overview", broken=broken, changing=changing, quotas=quotas,
-                    high=high, hosts=hosts, server_count=len(servers))
+                    high=high, hosts=hosts, server_count=absolute.get("totalInstancesUsed", 0), shown=SHOWN,
+                    more_broken=len(broken) > SHOWN, more_changing=len(changing) > SHOWN)
