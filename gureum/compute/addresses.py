@@ -78,20 +78,29 @@ def server_ports(session: Session, instance: Instance) -> list[Port]:
     return _ports(session, [instance]).get(instance.uuid, [])
 
 
+def ports_of(session: Session, instances: list[Instance]) -> dict[str, list[Port]]:
+    """Each instance's ports (those still bound to it) in NIC order: one statement."""
+    return _ports(session, instances)
+
+
 def security_group_names(session: Session, instances: list[Instance]) -> dict[str, list[str]]:
     """The groups on each instance's ports, as Nova shows them: names (an id when unnamed), once each.
 
     Only instances with ports are in the answer; for the others the groups asked for at
     create are all there is to show.
     """
-    ports_by_instance = {uuid: ports for uuid, ports in _ports(session, instances).items() if ports}
-    ids = {sg for ports in ports_by_instance.values() for p in ports for sg in p.security_groups or []}
+    return group_names_from_ports(session, _ports(session, instances))
+
+
+def group_names_from_ports(session: Session, ports: dict[str, list[Port]]) -> dict[str, list[str]]:
+    ports_by_instance = {uuid: found for uuid, found in ports.items() if found}
+    ids = {sg for found in ports_by_instance.values() for p in found for sg in p.security_groups or []}
     names = dict(session.execute(select(SecurityGroup.id, SecurityGroup.name).where(SecurityGroup.id.in_(ids))).all()) \
         if ids else {}
     result: dict[str, list[str]] = {}
-    for uuid, ports in ports_by_instance.items():
+    for uuid, found in ports_by_instance.items():
         # A group deleted behind the port's back (or not visible) is not shown, as in Nova.
-        shown = [names[sg] or sg for p in ports for sg in p.security_groups or [] if sg in names]
+        shown = [names[sg] or sg for p in found for sg in p.security_groups or [] if sg in names]
         result[uuid] = list(dict.fromkeys(shown))
     return result
 
@@ -117,7 +126,12 @@ def _fixed(session: Session, port_ids: list[str]) -> dict[str, list[str]]:
 
 def addresses_of(session: Session, instances: list[Instance]) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """Nova's `addresses` for each instance: network name -> fixed then floating addresses."""
-    ports_by_instance = _ports(session, instances)
+    return addresses_from_ports(session, _ports(session, instances))
+
+
+def addresses_from_ports(session: Session, ports_by_instance: dict[str, list[Port]]
+                         ) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """`addresses` from the instances' ports: three statements for any number of them."""
     all_ports = [p for ports in ports_by_instance.values() for p in ports]
     if not all_ports:
         return {}

@@ -27,9 +27,9 @@ from gureum.agent.protocol import (
     ObservedInstance,
 )
 from gureum.compute import addresses, scheduler, states
+from gureum.compute.actions import ServerActions
 from gureum.compute.quotas import check_instances, check_server_group_members
 from gureum.compute.models import Allocation, ConsoleLog, Host, Instance, InstanceAction, ServerGroup
-from gureum.compute.hosts import is_up
 from gureum.compute.signals import HostSignals
 from gureum.db.base import utcnow
 from gureum.http.context import RequestContext
@@ -77,7 +77,9 @@ def hostname_for(name: str) -> str:
     return (cleaned or "server")[:63]
 
 
-class ComputeService:
+class ComputeService(ServerActions):
+    """Nova's compute API class and conductor: guarded actions (actions.py), create and place."""
+
     def __init__(self, cloud: "Cloud") -> None:
         self.cloud = cloud
         self.signals = HostSignals()
@@ -241,51 +243,11 @@ class ComputeService:
             )
         )
 
-    def change(self, ctx: Any, instance_uuid: str, action: str, **values: Any) -> Instance:
-        """Set fields of a live instance and wake its host; returns the updated row."""
-        with self.cloud.db.session() as session:
-            instance = session.get(Instance, instance_uuid)
-            assert instance is not None
-            for key, value in values.items():
-                setattr(instance, key, value)
-            self._record_action(session, ctx, instance_uuid, action)
-            host_id = instance.host_id
-            if host_id is not None:
-                self._bump(session, host_id)
-        if host_id is not None:
-            self.signals.notify([host_id])
-        return instance
-
     @staticmethod
     def _bump(session: Session, host_id: int) -> None:
         host = session.get(Host, host_id)
         if host is not None:
             host.desired_revision += 1
-
-    def delete(self, ctx: Any, instance_uuid: str) -> None:
-        with self.cloud.db.session() as session:
-            instance = session.get(Instance, instance_uuid)
-            if instance is None or instance.deleted:
-                return
-            instance.deleted, instance.deleted_at = True, utcnow()
-            instance.vm_state, instance.terminated_at = states.DELETED, utcnow()
-            self._record_action(session, ctx, instance_uuid, "delete")
-            # Addresses go back at once (Neutron unbinds when Nova deletes); the guest's
-            # tap goes with it on the host's next pass.
-            self.cloud.network.release_ports_for_server(session, instance_uuid)
-            host_id = instance.host_id
-            host = session.get(Host, host_id) if host_id is not None else None
-            if host is None or not is_up(host):
-                # Nova's local delete: a host that is down cannot confirm, so free the claim now;
-                # its agent removes the guest when it comes back (the guest is no longer desired).
-                instance.task_state = None
-                scheduler.release(session, instance_uuid)
-            else:
-                # The claim stays until the agent confirms the guest and its disk are gone.
-                instance.task_state = "deleting"
-                self._bump(session, host_id)
-        if host_id is not None:
-            self.signals.notify([host_id])
 
     # -- what agents read and report ---------------------------------------------------
 

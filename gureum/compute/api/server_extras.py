@@ -12,6 +12,7 @@ from gureum.compute.api.common import microversion
 from gureum.compute.api.server_views import iso
 from gureum.compute.api.servers import load_instance, target
 from gureum.compute.models import Instance, InstanceAction
+from gureum.compute.validation import meta_items
 from gureum.http.endpoint import ApiRequest, endpoint
 from gureum.http.errors import BadRequest, Forbidden, NotFound
 from gureum.network.models import SecurityGroup
@@ -20,17 +21,6 @@ from gureum.network.service import network_service
 MAX_METADATA_ITEMS = 128
 
 
-def _meta_items(value: Any, key: str = "metadata") -> dict[str, str]:
-    if not isinstance(value, dict):
-        raise BadRequest(f"Invalid input for field/attribute {key}: expected an object.")
-    items = {}
-    for k, v in value.items():
-        if not isinstance(k, str) or not 1 <= len(k) <= 255:
-            raise BadRequest(f"Invalid input for field/attribute {key}: keys are 1 to 255 characters.")
-        if not isinstance(v, str) or len(v) > 255:
-            raise BadRequest(f"Invalid input for field/attribute {key}. Value: {v!r}: values are strings of at most 255.")
-        items[k] = v
-    return items
 
 
 def _save_metadata(req: ApiRequest, action: str, update: Any) -> dict[str, str]:
@@ -54,13 +44,13 @@ def list_metadata(req: ApiRequest) -> dict[str, Any]:
 
 @endpoint(json_body=True, summary="Add or update server metadata")
 def update_metadata(req: ApiRequest) -> dict[str, Any]:
-    items = _meta_items((req.body or {}).get("metadata") if isinstance(req.body, dict) else None)
+    items = meta_items((req.body or {}).get("metadata") if isinstance(req.body, dict) else None)
     return {"metadata": _save_metadata(req, "create", lambda m: {**m, **items})}
 
 
 @endpoint(json_body=True, summary="Replace server metadata")
 def replace_metadata(req: ApiRequest) -> dict[str, Any]:
-    items = _meta_items((req.body or {}).get("metadata") if isinstance(req.body, dict) else None)
+    items = meta_items((req.body or {}).get("metadata") if isinstance(req.body, dict) else None)
     return {"metadata": _save_metadata(req, "update_all", lambda _m: items)}
 
 
@@ -77,7 +67,7 @@ def show_metadata_item(req: ApiRequest) -> dict[str, Any]:
 
 @endpoint(json_body=True, summary="Set a server metadata item")
 def set_metadata_item(req: ApiRequest) -> dict[str, Any]:
-    meta = _meta_items((req.body or {}).get("meta") if isinstance(req.body, dict) else None, "meta")
+    meta = meta_items((req.body or {}).get("meta") if isinstance(req.body, dict) else None, "meta")
     key = req.path["key"]
     if list(meta) != [key]:
         raise BadRequest("Request body and URI mismatch" if key not in meta or len(meta) == 1 else

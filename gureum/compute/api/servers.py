@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import ipaddress
 import re
 import uuid
 from datetime import datetime
@@ -23,6 +20,7 @@ from gureum.compute.models import Host, Instance, ServerGroup
 from gureum.compute.quotas import limits_for
 from gureum.network.models import SecurityGroup
 from gureum.compute.service import ServerRequest
+from gureum.compute.validation import access_ip, check_image_fits, image_id_from_ref, user_data
 from gureum.http.endpoint import ApiRequest, endpoint
 from gureum.http.errors import BadRequest, Conflict, Forbidden, NotFound
 from gureum.image.service import is_uuid
@@ -117,10 +115,6 @@ def load_instance(req: ApiRequest, session: Any, server_id: str) -> Instance:
     return instance
 
 
-def _host(session: Any, instance: Instance) -> Host | None:
-    return session.get(Host, instance.host_id) if instance.host_id else None
-
-
 def _count(value: Any, name: str) -> int:
     try:
         number = int(value)
@@ -137,30 +131,8 @@ def _bool_option(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "t", "yes", "y", "on")
 
 
-def _user_data(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise BadRequest("Invalid input for field/attribute user_data. Value: ... is not valid base64.") from exc
-    return value
 
 
-def access_ip(value: Any, version: int) -> str:
-    """accessIPv4/accessIPv6 as Nova stores them: validated, IPv6 in its canonical form."""
-    if value in (None, ""):
-        return ""
-    field = f"accessIPv{version}"
-    try:
-        address = ipaddress.ip_address(str(value))
-    except ValueError as exc:
-        raise BadRequest(f"Invalid input for field/attribute {field}. Value: {value}. "
-                         f"'{value}' is not a 'ipv{version}'") from exc
-    if address.version != version:
-        raise BadRequest(f"Invalid input for field/attribute {field}. Value: {value}. "
-                         f"'{value}' is not a 'ipv{version}'")
-    return str(address)
 
 
 def check_metadata_quota(session: Any, project_id: str, metadata: dict[str, Any]) -> None:
@@ -196,11 +168,6 @@ def _flavor_id(ref: Any) -> str:
     return text.rstrip("/").rsplit("/", 1)[-1]
 
 
-def _image_id(ref: str) -> str:
-    image_id = ref.rstrip("/").rsplit("/", 1)[-1]
-    if not is_uuid(image_id):
-        raise BadRequest(f"Invalid imageRef provided: {ref!r} is not an image id.")
-    return image_id
 
 
 def _networks(req: ApiRequest, value: Any) -> Any:
@@ -243,7 +210,7 @@ def create_server(req: ApiRequest) -> Any:
     max_count = _count(server.get("max_count", min_count), "max_count")
     if min_count > max_count:
         raise BadRequest("min_count must be <= max_count")
-    image_id = _image_id(image_ref)
+    image_id = image_id_from_ref(image_ref)
     image, _data_path = cloud.image.image_for_server(ctx, image_id)
     hints = body.get("os:scheduler_hints") or body.get("OS-SCH-HNT:scheduler_hints") or {}
     with cloud.db.read() as session:
@@ -263,7 +230,7 @@ def create_server(req: ApiRequest) -> Any:
             group = session.get(ServerGroup, str(group_id))
             if group is None or (group.project_id != ctx.project_id and not ctx.is_admin):
                 raise BadRequest(f"Invalid server group {group_id}: it does not exist.")
-    _check_image_fits(image, snapshot)
+    check_image_fits(image, snapshot)
     snapshot["image_properties"] = {k: v for k, v in image.items() if k in ("hypervisor_type", "architecture", "hw_architecture")}
     zone = server.get("availability_zone")
     if zone and ":" in zone:
@@ -275,7 +242,7 @@ def create_server(req: ApiRequest) -> Any:
         flavor=snapshot,
         key_name=key_name,
         key_data=key_data,
-        user_data=_user_data(server.get("user_data")),
+        user_data=user_data(server.get("user_data")),
         metadata=dict(server.get("metadata") or {}),
         availability_zone=zone,
         min_count=min_count,
@@ -325,17 +292,6 @@ def _image_from_block_devices(server: dict[str, Any]) -> str:
     return image_ref
 
 
-def _check_image_fits(image: dict[str, Any], flavor: dict[str, Any]) -> None:
-    size = image.get("size") or 0
-    virtual = image.get("virtual_size") or 0
-    root_bytes = flavor["disk"] * 1024**3
-    if flavor["disk"] and max(size, virtual) > root_bytes:
-        raise BadRequest(f"Flavor's disk is too small for requested image. Flavor disk is {root_bytes} bytes, "
-                         f"image is {max(size, virtual)} bytes.")
-    if image.get("min_ram") and flavor["ram"] < int(image["min_ram"]):
-        raise BadRequest("Flavor's memory is too small for requested image.")
-    if image.get("min_disk") and flavor["disk"] and flavor["disk"] < int(image["min_disk"]):
-        raise BadRequest("Flavor's disk is too small for requested image.")
 
 
 # -- list -------------------------------------------------------------------------
@@ -475,50 +431,30 @@ def list_servers_detail(req: ApiRequest) -> dict[str, Any]:
     return _list(req, detailed=True)
 
 
-def _group_ids(session: Any, instance: Instance) -> list[str]:
-    return [instance.server_group_id] if instance.server_group_id else []
-
-
 @endpoint(summary="Show a server")
 def show_server(req: ApiRequest) -> dict[str, Any]:
-    with req.cloud.db.read() as session:
-        instance = load_instance(req, session, req.path["server_id"])
-        req.cloud.policy.enforce(req.context, "os_compute_api:servers:show", target(instance))
-        return {"server": views.detail(req, instance, _host(session, instance), _group_ids(session, instance),
-                                       addresses=addresses_of(session, [instance]).get(instance.uuid),
-                                       security_groups=security_group_names(session, [instance]).get(instance.uuid))}
+    shown = req.cloud.compute.show_server(req.context, req.path["server_id"])
+    return {"server": views.detail(req, shown.instance, shown.host, shown.group_ids, addresses=shown.addresses,
+                                   security_groups=shown.security_groups)}
 
 
 @endpoint(schema=UPDATE_SCHEMA, summary="Update a server")
 def update_server(req: ApiRequest) -> dict[str, Any]:
-    changes = req.body["server"]
-    if "description" in changes and not microversion(req).at_least(19):
+    body = req.body["server"]
+    if "description" in body and not microversion(req).at_least(19):
         raise BadRequest("Invalid input for field/attribute server. Additional properties are not allowed ('description' was unexpected)")
-    with req.cloud.db.session() as session:
-        instance = load_instance(req, session, req.path["server_id"])
-        req.cloud.policy.enforce(req.context, "os_compute_api:servers:update", target(instance))
-        if "name" in changes:
-            instance.name = changes["name"]
-        if "description" in changes:
-            instance.description = changes["description"]
-        if "accessIPv4" in changes:
-            instance.access_ip_v4 = access_ip(changes["accessIPv4"], 4)
-        if "accessIPv6" in changes:
-            instance.access_ip_v6 = access_ip(changes["accessIPv6"], 6)
-        session.flush()
-        return {"server": views.updated(req, instance, _host(session, instance), _group_ids(session, instance),
-                                       addresses=addresses_of(session, [instance]).get(instance.uuid),
-                                       security_groups=security_group_names(session, [instance]).get(instance.uuid))}
+    changes = {key: body[key] for key in ("name", "description") if key in body}
+    for version in (4, 6):
+        if f"accessIPv{version}" in body:
+            changes[f"access_ip_v{version}"] = access_ip(body[f"accessIPv{version}"], version)
+    shown = req.cloud.compute.update_server(req.context, req.path["server_id"], changes)
+    return {"server": views.updated(req, shown.instance, shown.host, shown.group_ids, addresses=shown.addresses,
+                                    security_groups=shown.security_groups)}
 
 
 @endpoint(status=204, summary="Delete a server")
 def delete_server(req: ApiRequest) -> None:
-    with req.cloud.db.read() as session:
-        instance = load_instance(req, session, req.path["server_id"])
-        req.cloud.policy.enforce(req.context, "os_compute_api:servers:delete", target(instance))
-        if instance.locked and not req.context.is_admin:
-            raise Conflict(f"Instance {instance.uuid} is locked")
-    req.cloud.compute.delete(req.context, instance.uuid)
+    req.cloud.compute.delete_server(req.context, req.path["server_id"])
 
 
 def routes() -> list[BaseRoute]:

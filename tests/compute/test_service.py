@@ -1,0 +1,287 @@
+"""The compute service in-process: Nova's guarded server actions, one transaction each."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from gureum.cloud import Cloud
+from gureum.compute import states
+from gureum.compute.actions import Guard
+from gureum.compute.flavors import flavor_snapshot
+from gureum.compute.models import Allocation, Flavor, Host, Instance, InstanceAction
+from gureum.config import Settings
+from gureum.db.base import utcnow
+from gureum.http.context import RequestContext
+from gureum.http.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
+
+PROJECT = "p" * 32
+
+
+def flavor(name: str) -> dict[str, object]:
+    """A seeded flavor as an instance keeps it."""
+    return flavor_snapshot(find_flavor_by_name(name))
+
+
+def flavor_id(name: str) -> str:
+    return str(flavor(name)["id"])
+
+
+_CLOUD: list[Cloud] = []
+
+
+def find_flavor_by_name(name: str) -> Flavor:
+    with _CLOUD[-1].db.read() as s:
+        return s.execute(select(Flavor).where(Flavor.name == name)).scalar_one()
+
+
+@pytest.fixture
+def cloud(tmp_path: Path) -> Iterator[Cloud]:
+    cloud = Cloud(Settings(state_dir=tmp_path / "state"))
+    cloud.start()
+    _CLOUD.append(cloud)
+    yield cloud
+    _CLOUD.pop()
+    cloud.image.stop()
+    cloud.close()
+
+
+def ctx(project_id: str = PROJECT, roles: tuple[str, ...] = ("member", "reader")) -> RequestContext:
+    return RequestContext(
+        user_id="u", user_name="u", user_domain_id="default", user_domain_name="Default",
+        roles=roles, project_id=project_id,
+    )
+
+
+def admin() -> RequestContext:
+    return ctx("a" * 32, ("admin", "member", "reader"))
+
+
+def server(cloud: Cloud, vm_state: str = states.ACTIVE, *, on_host: bool = True, host_up: bool = True,
+           **values: object) -> str:
+    """A placed server row in the given state, as the agent would have left it."""
+    with cloud.db.session() as s:
+        host_id = None
+        if on_host:
+            host = s.execute(select(Host).where(Host.hostname == "node-1")).scalar_one_or_none()
+            if host is None:
+                host = Host(hostname="node-1", vcpus=8, memory_mb=8192, disk_gb=100, desired_revision=1)
+                s.add(host)
+            host.last_seen_at = utcnow() if host_up else None
+            s.flush()
+            host_id = host.id
+        instance = Instance(name="vm", project_id=PROJECT, user_id="u", flavor=flavor("t2.nano"), vm_state=vm_state,
+                            task_state=None, host_id=host_id, launched_at=utcnow(), **values)
+        s.add(instance)
+        s.flush()
+        instance.task_state = None  # the column's default is "scheduling", which None does not override
+        if host_id is not None:
+            s.add(Allocation(instance_uuid=instance.uuid, host_id=host_id, vcpus=1, memory_mb=512, disk_gb=8))
+            host.used_vcpus += 1
+            host.used_memory_mb += 512
+            host.used_disk_gb += 8
+        return instance.uuid
+
+
+def row(cloud: Cloud, server_id: str) -> Instance:
+    with cloud.db.read() as s:
+        instance = s.get(Instance, server_id)
+        assert instance is not None
+        return instance
+
+
+def revision(cloud: Cloud) -> int:
+    with cloud.db.read() as s:
+        return s.execute(select(Host.desired_revision).where(Host.hostname == "node-1")).scalar_one()
+
+
+def actions(cloud: Cloud, server_id: str) -> list[str]:
+    with cloud.db.read() as s:
+        return list(s.scalars(select(InstanceAction.action).where(InstanceAction.instance_uuid == server_id)
+                              .order_by(InstanceAction.id)))
+
+
+def test_stop_sets_desired_state_records_the_action_and_wakes_the_host(cloud: Cloud) -> None:
+    sid = server(cloud)
+    before = revision(cloud)
+    cloud.compute.stop_server(ctx(), sid)
+    got = row(cloud, sid)
+    assert (got.vm_state, got.task_state, got.desired_power) == (states.ACTIVE, "powering-off", "stopped")
+    assert revision(cloud) == before + 1
+    assert actions(cloud, sid) == ["stop"]
+
+
+def test_a_second_stop_while_the_first_is_under_way_is_409_in_novas_words(cloud: Cloud) -> None:
+    sid = server(cloud)
+    cloud.compute.stop_server(ctx(), sid)
+    with pytest.raises(Conflict, match=f"Cannot 'stop' instance {sid} while it is in task_state powering-off"):
+        cloud.compute.stop_server(ctx(), sid)
+    assert actions(cloud, sid) == ["stop"]
+
+
+def test_state_guard_names_the_vm_state(cloud: Cloud) -> None:
+    sid = server(cloud, states.STOPPED)
+    with pytest.raises(Conflict, match=f"Cannot 'pause' instance {sid} while it is in vm_state stopped"):
+        cloud.compute.power_action(ctx(), sid, "pause")
+    cloud.compute.start_server(ctx(), sid)
+    assert row(cloud, sid).task_state == "powering-on"
+
+
+def test_compare_and_swap_loses_to_a_write_after_the_check(cloud: Cloud) -> None:
+    """What PostgreSQL does when another request commits between our read and our UPDATE."""
+    sid = server(cloud)
+    guard = Guard("stop", (states.ACTIVE,))
+    with pytest.raises(Conflict, match="while it is in task_state powering-off"):
+        with cloud.db.session() as s:
+            instance = s.get(Instance, sid)
+            assert instance is not None
+            guard.check(ctx(), instance)
+            # Another writer got there first; our loaded row does not know.
+            s.execute(update(Instance).where(Instance.uuid == sid).values(task_state="powering-off")
+                      .execution_options(synchronize_session=False))
+            cloud.compute._swap(s, ctx(), instance, guard, {"task_state": "powering-off"})
+    assert row(cloud, sid).task_state is None  # the whole transaction rolled back
+
+
+def test_a_locked_server_refuses_its_owner_but_not_an_admin(cloud: Cloud) -> None:
+    sid = server(cloud)
+    cloud.compute.lock_server(ctx(), sid, "maintenance")
+    assert (row(cloud, sid).locked, row(cloud, sid).locked_reason) == (True, "maintenance")
+    for act in (lambda: cloud.compute.stop_server(ctx(), sid),
+                lambda: cloud.compute.reboot_server(ctx(), sid, hard=False),
+                lambda: cloud.compute.resize_server(ctx(), sid, flavor_id("t2.micro")),
+                lambda: cloud.compute.delete_server(ctx(), sid)):
+        with pytest.raises(Conflict, match=f"Instance {sid} is locked"):
+            act()
+    cloud.compute.stop_server(admin(), sid)
+    cloud.compute.unlock_server(ctx(), sid)
+    assert row(cloud, sid).locked is False
+
+
+def test_another_projects_server_is_not_found(cloud: Cloud) -> None:
+    sid = server(cloud)
+    with pytest.raises(NotFound, match=f"Instance {sid} could not be found."):
+        cloud.compute.stop_server(ctx("q" * 32), sid)
+    with pytest.raises(NotFound):
+        cloud.compute.show_server(ctx("q" * 32), sid)
+    assert cloud.compute.show_server(admin(), sid).instance.uuid == sid
+
+
+def test_policy_is_enforced_inside_the_service(cloud: Cloud) -> None:
+    sid = server(cloud)
+    with pytest.raises(Forbidden):
+        cloud.compute.reset_state(ctx(), sid, "error")
+    with pytest.raises(BadRequest, match="must be 'active' or 'error'"):
+        cloud.compute.reset_state(admin(), sid, "stopped")
+    cloud.compute.reset_state(admin(), sid, "error")
+    assert row(cloud, sid).vm_state == states.ERROR
+
+
+def test_hard_reboot_from_error_counts_once_and_goes_active(cloud: Cloud) -> None:
+    sid = server(cloud, states.ERROR)
+    cloud.compute.reboot_server(ctx(), sid, hard=True)
+    got = row(cloud, sid)
+    assert (got.vm_state, got.task_state, got.reboot_count, got.reboot_hard) == (
+        states.ACTIVE, "rebooting_hard", 1, True)
+    with pytest.raises(Conflict, match="task_state rebooting_hard"):
+        cloud.compute.reboot_server(ctx(), sid, hard=False)
+    soft = server(cloud)
+    cloud.compute.reboot_server(ctx(), soft, hard=False)
+    cloud.compute.reboot_server(ctx(), soft, hard=True)  # a hard reboot may follow a soft one under way
+    assert (row(cloud, soft).reboot_count, row(cloud, soft).task_state) == (2, "rebooting_hard")
+
+
+def test_resize_claims_the_new_size_and_an_unknown_flavor_is_400(cloud: Cloud) -> None:
+    sid = server(cloud)
+    with pytest.raises(BadRequest, match="Unable to find flavor"):
+        cloud.compute.resize_server(ctx(), sid, "no-such-flavor")
+    with pytest.raises(BadRequest, match="must change flavor"):
+        cloud.compute.resize_server(ctx(), sid, flavor_id("t2.nano"))
+    cloud.compute.resize_server(ctx(), sid, flavor_id("t2.micro"))
+    got = row(cloud, sid)
+    assert (got.task_state, got.resize_count, got.flavor["id"], got.old_flavor["id"]) == (
+        "resize_migrating", 1, flavor_id("t2.micro"), flavor_id("t2.nano"))
+    with cloud.db.read() as s:
+        allocation = s.get(Allocation, {"instance_uuid": sid, "host_id": got.host_id})
+        assert allocation is not None and allocation.memory_mb == got.flavor["ram"]
+    with pytest.raises(Conflict, match="task_state resize_migrating"):
+        cloud.compute.resize_server(ctx(), sid, flavor_id("t2.small"))
+
+
+def test_a_resize_that_does_not_fit_leaves_the_claim_and_the_row(cloud: Cloud) -> None:
+    sid = server(cloud)
+    with cloud.db.session() as s:
+        s.execute(update(Host).values(memory_mb=1200))  # 512 reserved, 512 used: 176 free
+    with pytest.raises(ApiError, match="No valid host was found"):
+        cloud.compute.resize_server(ctx(), sid, flavor_id("t2.micro"))
+    got = row(cloud, sid)
+    assert (got.task_state, got.flavor["id"], got.resize_count) == (None, flavor_id("t2.nano"), 0)
+
+
+def test_confirm_and_revert_need_a_resized_server(cloud: Cloud) -> None:
+    sid = server(cloud, states.RESIZED, old_flavor=flavor("t2.nano"))
+    with pytest.raises(Conflict, match="Cannot 'revertResize'"):
+        cloud.compute.revert_resize(ctx(), server(cloud))
+    cloud.compute.revert_resize(ctx(), sid)
+    assert row(cloud, sid).task_state == "resize_reverting"
+    other = server(cloud, states.RESIZED, old_flavor=flavor("t2.nano"))
+    cloud.compute.confirm_resize(ctx(), other)
+    assert (row(cloud, other).vm_state, row(cloud, other).old_flavor) == (states.ACTIVE, None)
+
+
+def test_delete_on_a_live_host_waits_for_the_agent_and_a_second_delete_is_404(cloud: Cloud) -> None:
+    sid = server(cloud)
+    cloud.compute.delete_server(ctx(), sid)
+    got = row(cloud, sid)
+    assert (got.deleted, got.vm_state, got.task_state) == (True, states.DELETED, "deleting")
+    with cloud.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Allocation).where(Allocation.instance_uuid == sid)) == 1
+    with pytest.raises(NotFound):
+        cloud.compute.delete_server(ctx(), sid)
+
+
+def test_delete_on_a_down_host_frees_the_claim_at_once(cloud: Cloud) -> None:
+    sid = server(cloud, host_up=False)
+    cloud.compute.delete_server(ctx(), sid)
+    assert row(cloud, sid).task_state is None
+    with cloud.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Allocation).where(Allocation.instance_uuid == sid)) == 0
+        assert s.scalar(select(Host.used_memory_mb)) == 0
+
+
+def test_restore_is_409_and_unknown_servers_404(cloud: Cloud) -> None:
+    sid = server(cloud)
+    with pytest.raises(Conflict, match="Cannot 'restore'"):
+        cloud.compute.restore_server(ctx(), sid)
+    with pytest.raises(NotFound):
+        cloud.compute.stop_server(ctx(), "0" * 36)
+
+
+def test_create_image_refuses_image_attributes_and_a_busy_server(cloud: Cloud) -> None:
+    sid = server(cloud)
+    with pytest.raises(BadRequest, match="is an image attribute"):
+        cloud.compute.create_image(ctx(), sid, "snap", {"disk_format": "raw"})
+    cloud.compute.stop_server(ctx(), sid)
+    with pytest.raises(Conflict, match="Cannot 'createImage'"):
+        cloud.compute.create_image(ctx(), sid, "snap", {})
+    images, _ = cloud.image.list_images(ctx(), [])
+    assert images == []  # the image and the request commit together or not at all
+
+
+def test_create_image_queues_the_snapshot_with_its_image(cloud: Cloud) -> None:
+    sid = server(cloud)
+    image = cloud.compute.create_image(ctx(), sid, "snap", {"purpose": "backup"})
+    got = row(cloud, sid)
+    assert got.task_state == "image_snapshot"
+    assert got.snapshot_requests == [{"image_id": image["id"], "name": "snap"}]
+    assert (image["status"], image["purpose"], image["instance_uuid"]) == ("queued", "backup", sid)
+
+
+def test_update_changes_only_what_put_may(cloud: Cloud) -> None:
+    sid = server(cloud)
+    shown = cloud.compute.update_server(ctx(), sid, {"name": "renamed", "vm_state": "error"})
+    assert (shown.instance.name, shown.instance.vm_state) == ("renamed", states.ACTIVE)
+    assert shown.host is not None and shown.host.hostname == "node-1"
