@@ -552,5 +552,7 @@ class HostReport(Wire):
     # Attachment ids whose NBD export is served, and where ("host:port"; "" when none).
     exports_up: list[str] = field(default_factory=list)
     nbd_address: str = ""
+    # Attachment id (or "nbd" for the server itself) -> why its export is not up, in plain words.
+    export_errors: dict[str, str] = field(default_factory=dict)
 
 

@@ -123,6 +123,7 @@ class Agent:
                 volume_backends=self.volumes.observe_backends(),
                 exports_up=list(self.volumes.exports.up),
                 nbd_address=self.volumes.exporter.address if self.volumes.exporter else "",
+                export_errors=dict(self.volumes.exports.errors),
             )
             return self.client.report(report)
 

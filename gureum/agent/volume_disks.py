@@ -27,7 +27,7 @@ def disk_for(attachment: DesiredAttachment, file_backend: VolumeBackend, keys_di
                   serial=attachment.serial or attachment.volume_id, boot_index=attachment.boot_index,
                   readonly=attachment.readonly)
     if transport.kind == "file":
-        return DiskSpec(blockdev=file_backend.blockdev(attachment.volume_id), local=True, **common)
+        return DiskSpec(blockdev=file_backend.blockdev(attachment.volume_id), live_owner=True, **common)
     if transport.kind == "nbd":
         psk_dir = write_psk(keys_dir / attachment.attachment_id, transport.psk_identity, transport.psk_key)
         tls = object_args("tls-creds-psk", node, endpoint="client", dir=str(psk_dir),
@@ -40,7 +40,7 @@ def disk_for(attachment: DesiredAttachment, file_backend: VolumeBackend, keys_di
             objects=[tls], **common)
     if transport.kind == "rbd" and not (transport.mon_host or transport.conf) and rbd_backend is not None:
         # The controller named no cluster: this host's own Ceph settings reach it.
-        return DiskSpec(blockdev=rbd_backend.blockdev(attachment.volume_id), **common)
+        return DiskSpec(blockdev=rbd_backend.blockdev(attachment.volume_id), live_owner=True, **common)
     if transport.kind == "rbd":
         rbd: dict = {"driver": "rbd", "pool": transport.pool, "image": transport.image,
                      "user": transport.user or "admin"}
@@ -54,7 +54,7 @@ def disk_for(attachment: DesiredAttachment, file_backend: VolumeBackend, keys_di
                              for h in transport.mon_host.split(",") if h]
         if transport.conf:
             rbd["conf"] = transport.conf
-        return DiskSpec(blockdev={"driver": "raw", "file": rbd}, objects=objects, **common)
+        return DiskSpec(blockdev={"driver": "raw", "file": rbd}, objects=objects, live_owner=True, **common)
     raise VolumeError(f"unknown volume transport {transport.kind!r}")
 
 

@@ -59,7 +59,7 @@ def test_report_round_trip() -> None:
         volumes=[ObservedVolume("v1", size_gb=2, allocated_bytes=196608, snapshots=["s1"],
                                 uploads_failed={"img2": "quota"})],
         volume_backends=[ObservedBackend("file", total_bytes=10, free_bytes=5)],
-        exports_up=["a2"], nbd_address="10.0.0.1:10809",
+        exports_up=["a2"], nbd_address="10.0.0.1:10809", export_errors={"a4": "volume v4 is not on this host"},
     )
     assert HostReport.from_dict(report.to_dict()) == report
     assert HostReport.from_dict({"hostname": "h1", "capacity": {"vcpus": 1, "memory_mb": 1, "disk_gb": 1},

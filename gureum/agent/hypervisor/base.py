@@ -63,8 +63,10 @@ class DiskSpec:
     objects: list[dict[str, Any]] = field(default_factory=list)
     boot_index: int | None = None
     readonly: bool = False
-    # The volume is a file of this host: this guest's QEMU is where live operations go.
-    local: bool = False
+    # This guest's QEMU is where the volume's live operations go (snapshots of a local file,
+    # block_resize so the guest sees a new size): true for a file of this host and for rbd;
+    # false for NBD, whose exporter holds the volume.
+    live_owner: bool = False
 
     @property
     def device_id(self) -> str:
@@ -211,8 +213,8 @@ class Hypervisor(ABC):
         raise NotImplementedError(f"{type(self).__name__} cannot attach volumes")
 
     def volume_holders(self) -> dict[str, tuple[Path, str]]:
-        """Volume id -> (QMP socket, node name) of each running guest's local volume: where a
-        volume's live snapshots and resizes must go."""
+        """Volume id -> (QMP socket, node name) of each running guest's volume it owns (a local
+        file, rbd): where a volume's live snapshots and resizes must go."""
         return {}
 
     def attach_port(self, instance_id: str, nic: NicSpec) -> None:

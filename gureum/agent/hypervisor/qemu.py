@@ -286,7 +286,7 @@ class QemuHypervisor(Hypervisor):
             except (OSError, ValueError):
                 continue
             for disk in disks:
-                if disk.local:
+                if disk.live_owner:
                     holders[disk.volume_id] = (paths.qmp_socket, disk.node_name)
         return holders
 
