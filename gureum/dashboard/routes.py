@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from gureum.dashboard import auth
-from gureum.dashboard.pages import (admin, api_access, console, floating_ips, images, instances, keypairs, launch, networks, overview,
+from gureum.dashboard.pages import (admin, api_access, console, storage, floating_ips, images, instances, keypairs, launch, networks, overview,
                                     security_groups, topology)
 from gureum.dashboard.session import PREFIX
 
@@ -94,6 +94,15 @@ def routes() -> list[BaseRoute]:
         Route("/admin/quotas/", admin.quotas, methods=["GET"]),
         Route("/admin/quotas/", admin.update_quotas, methods=["POST"]),
         Route("/admin/agents/", admin.agents, methods=["GET"]),
+        Route("/volumes/", storage.volumes, methods=["GET"]),
+        Route("/volumes/", storage.create_volume, methods=["POST"]),
+        Route("/volumes/{volume_id}/delete", storage.delete_volume, methods=["POST"]),
+        Route("/volumes/{volume_id}/snapshot", storage.snapshot_volume, methods=["POST"]),
+        Route("/containers/", storage.containers, methods=["GET"]),
+        Route("/containers/", storage.create_container, methods=["POST"]),
+        Route("/containers/{name}/", storage.objects, methods=["GET"]),
+        Route("/containers/{name}/delete", storage.delete_container, methods=["POST"]),
+        Route("/containers/{name}/objects/{object:path}", storage.download_object, methods=["GET"]),
         Mount("/static", app=CachedStatic(directory=STATIC), name="static"),
     ]
 
@@ -102,6 +111,6 @@ def dashboard_app() -> Starlette:
     app = Starlette(routes=routes())
     # /dashboard/instances and the like also work without their slash.
     for path in ("/instances", "/projects", "/images", "/networks", "/routers", "/floating-ips", "/security-groups",
-                 "/keypairs", "/topology", "/api-access", "/admin"):
+                 "/keypairs", "/topology", "/api-access", "/admin", "/volumes", "/containers"):
         app.router.routes.append(Route(path, slash, methods=["GET"]))
     return app
