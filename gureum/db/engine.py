@@ -43,8 +43,21 @@ def _normalize(url: str) -> str:
     return url
 
 
+# Pools larger than the worker threads that can hold a session at once (anyio's 40
+# plus the background workers), so load waits on the database, never on the pool
+# (a pool wait past its timeout is a 500). SQLite connections are a file handle each;
+# PostgreSQL's 60 stay well inside its default max_connections of 100.
+SQLITE_POOL = {"pool_size": 5, "max_overflow": 75, "pool_timeout": 120}
+SERVER_POOL = {"pool_size": 10, "max_overflow": 50, "pool_timeout": 120}
+
+
 def _sqlite_engine(url: str, begin: str) -> Engine:
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": None})
+    in_memory = url.rstrip("/").endswith("sqlite:") or ":memory:" in url  # a single-connection pool
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": None},
+        **({} if in_memory else SQLITE_POOL),
+    )
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -66,7 +79,7 @@ def make_engine(url: str) -> Engine:
     url = _normalize(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url, "BEGIN IMMEDIATE")
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30)
+    return create_engine(url, pool_pre_ping=True, **SERVER_POOL)
 
 
 class Database:

@@ -31,13 +31,21 @@ SUPPORTED_METHODS = ("password", "token", "application_credential")
 
 
 @dataclass(frozen=True)
+class AppCredRef:
+    """The application credential a login used (plain values: it outlives the session it was read in)."""
+
+    id: str
+    project_id: str
+
+
+@dataclass(frozen=True)
 class Authenticated:
     user_id: str
     methods: tuple[str, ...]
     expires_at: Any = None  # a cap from a parent token or application credential
     audit_ids: tuple[str, ...] = ()
     parent_payload: TokenPayload | None = None
-    application_credential: ApplicationCredential | None = None
+    application_credential: "AppCredRef | None" = None
     # Earlier failures of this account to forget, now that it logged in.
     clear_failures_key: str | None = None
 
@@ -76,7 +84,20 @@ def _find_user(session: Session, ref: dict[str, Any]) -> tuple[User | None, str]
     return user, label
 
 
-def _password(identity: "IdentityService", session: Session, body: Any, address: str) -> Authenticated:
+@dataclass(frozen=True)
+class _Attempt:
+    """What a secret check needs, read in a short session; the slow hash runs after it closes."""
+
+    secret_hash: str | None
+    secret: str
+    account_key: str
+    label: str
+    # Why the login fails even with the right secret (locked, disabled, expired), if it does.
+    refusal: str | None
+    who: Authenticated | None
+
+
+def _password(identity: "IdentityService", session: Session, body: Any, address: str) -> _Attempt:
     if not isinstance(body, dict) or not isinstance(body.get("user"), dict):
         raise BadRequest("Invalid input for field 'password': expected {'user': {...}}.")
     ref = body["user"]
@@ -93,16 +114,14 @@ def _password(identity: "IdentityService", session: Session, body: Any, address:
     locked = identity.lockout.is_locked(session, account_key) or identity.lockout.is_locked(
         session, lk.source_key(address)
     )
-    ok = identity.hasher.verify(user.password_hash if user else None, password)
-    if locked or not ok or user is None:
-        if locked:
-            log.warning("authentication refused for %s from %s: locked or throttled", label, address)
-        raise _FailedLogin(account_key, label)
-    if not user.enabled:
-        log.warning("authentication refused for %s from %s: user disabled", label, address)
-        raise _FailedLogin(account_key, label)
-    stale = account_key if identity.lockout.has_failures(session, account_key) else None
-    return Authenticated(user_id=user.id, methods=("password",), clear_failures_key=stale)
+    refusal = "locked or throttled" if locked else None
+    if refusal is None and user is not None and not user.enabled:
+        refusal = "user disabled"
+    who = None
+    if user is not None:
+        stale = account_key if identity.lockout.has_failures(session, account_key) else None
+        who = Authenticated(user_id=user.id, methods=("password",), clear_failures_key=stale)
+    return _Attempt(user.password_hash if user else None, password, account_key, label, refusal, who)
 
 
 class _FailedLogin(Exception):
@@ -133,7 +152,7 @@ def _token(identity: "IdentityService", body: Any) -> Authenticated:
     )
 
 
-def _application_credential(identity: "IdentityService", session: Session, body: Any, address: str) -> Authenticated:
+def _application_credential(identity: "IdentityService", session: Session, body: Any, address: str) -> _Attempt:
     if not isinstance(body, dict) or not isinstance(body.get("secret"), str):
         raise BadRequest("Invalid input for field 'application_credential': expected 'secret' and 'id' or 'name'.")
     if "id" in body:
@@ -152,20 +171,34 @@ def _application_credential(identity: "IdentityService", session: Session, body:
     else:
         raise BadRequest("Invalid input for field 'application_credential': give 'id', or 'name' with 'user'.")
     account_key = f"appcred:{cred.id if cred else label}"
-    ok = identity.hasher.verify(cred.secret_hash if cred else None, body["secret"])
-    if cred is None or not ok or identity.lockout.is_locked(session, lk.source_key(address)):
-        raise _FailedLogin(account_key, label)
-    if cred.expires_at and cred.expires_at <= utcnow():
-        raise _FailedLogin(account_key, label + " (expired)")
-    user = session.get(User, cred.user_id)
-    if user is None or not user.enabled:
-        raise _FailedLogin(account_key, label + " (user disabled)")
-    return Authenticated(
+    if cred is None:
+        return _Attempt(None, body["secret"], account_key, label, None, None)
+    refusal = None
+    if identity.lockout.is_locked(session, lk.source_key(address)):
+        refusal = "throttled"
+    elif cred.expires_at and cred.expires_at <= utcnow():
+        refusal = "expired"
+    else:
+        user = session.get(User, cred.user_id)
+        if user is None or not user.enabled:
+            refusal = "user disabled"
+    who = Authenticated(
         user_id=cred.user_id,
         methods=("application_credential",),
         expires_at=cred.expires_at,
-        application_credential=cred,
+        application_credential=AppCredRef(cred.id, cred.project_id),
     )
+    return _Attempt(cred.secret_hash, body["secret"], account_key, label, refusal, who)
+
+
+def _check_secret(identity: "IdentityService", attempt: _Attempt, address: str) -> Authenticated:
+    """The hash, outside any session: a login in flight holds no pooled connection."""
+    ok = identity.hasher.verify(attempt.secret_hash, attempt.secret)
+    if not ok or attempt.who is None or attempt.refusal is not None:
+        if attempt.refusal is not None:
+            log.warning("authentication refused for %s from %s: %s", attempt.label, address, attempt.refusal)
+        raise _FailedLogin(attempt.account_key, attempt.label)
+    return attempt.who
 
 
 def _resolve_scope(identity: "IdentityService", session: Session, auth: dict[str, Any], who: Authenticated) -> dict[str, Any]:
@@ -254,19 +287,19 @@ def authenticate(identity: "IdentityService", auth: Any, address: str) -> TokenP
     if method not in ident:
         raise BadRequest(f"Invalid input for field 'identity.{method}': missing.")
     try:
-        # Read-only: the slow hash must not hold the database's write lock.
-        with identity.cloud.db.read() as session:
-            if method == "password":
-                who = _password(identity, session, ident[method], address)
-            elif method == "token":
-                who = _token(identity, ident[method])
-            else:
-                who = _application_credential(identity, session, ident[method], address)
-            scope = _resolve_scope(identity, session, auth, who)
+        if method == "token":
+            who = _token(identity, ident[method])
+        else:
+            read_attempt = _password if method == "password" else _application_credential
+            with identity.cloud.db.read() as session:
+                attempt = read_attempt(identity, session, ident[method], address)
+            who = _check_secret(identity, attempt, address)
     except _FailedLogin as failed:
         with identity.cloud.db.session() as session:
             identity.lockout.record_failure(session, failed.account_key, failed.label, address)
         raise _denied(identity) from None
+    with identity.cloud.db.read() as session:
+        scope = _resolve_scope(identity, session, auth, who)
     if who.clear_failures_key:
         with identity.cloud.db.session() as session:
             identity.lockout.record_success(session, who.clear_failures_key)

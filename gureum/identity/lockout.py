@@ -8,9 +8,11 @@ never tells whether the user exists or is locked; the log tells the operator.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from gureum.config import LockoutSettings
@@ -45,10 +47,7 @@ class Lockout:
 
     def _record(self, session: Session, key: str, max_failures: int, window: int, lock: int) -> AuthFailure:
         now = utcnow()
-        row = session.get(AuthFailure, key)
-        if row is None:
-            row = AuthFailure(key=key, failures=0, window_started_at=now)
-            session.add(row)
+        row = _locked_row(session, key, now)
         if row.window_started_at + timedelta(seconds=window) < now:
             row.failures, row.window_started_at = 0, now
         row.failures += 1
@@ -89,3 +88,24 @@ class Lockout:
 
     def unlock(self, session: Session, account_key: str) -> None:
         session.execute(delete(AuthFailure).where(AuthFailure.key == account_key))
+
+
+def _locked_row(session: Session, key: str, now: datetime) -> AuthFailure:
+    """The counter row, created if missing and locked for this transaction.
+
+    Failures of one account arrive at once (a brute force, a misconfigured client):
+    a get-then-insert would race on PostgreSQL (a duplicate key, a 500). Insert-or-
+    nothing, then SELECT ... FOR UPDATE, counts every one. (SQLite's write sessions
+    begin IMMEDIATE, so they are serial anyway.)
+    """
+    values = {"key": key, "failures": 0, "window_started_at": now}
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        statement = pg_insert(AuthFailure).values(**values).on_conflict_do_nothing(index_elements=["key"])
+    elif dialect == "sqlite":
+        statement = sqlite_insert(AuthFailure).values(**values).on_conflict_do_nothing(index_elements=["key"])
+    else:
+        statement = insert(AuthFailure).values(**values).prefix_with("IGNORE")
+    session.execute(statement)
+    query = select(AuthFailure).where(AuthFailure.key == key).with_for_update().execution_options(populate_existing=True)
+    return session.execute(query).scalar_one()
