@@ -29,7 +29,7 @@ from gureum.network.common import (
     read_only,
     timestamp,
 )
-from gureum.network.attributes import OWNER, STANDARD, Attr, Resource
+from gureum.network.attributes import OWNER, STANDARD, Attr, Resource, boolean, string
 from gureum.network.listing import ListQuery, Page, page, where
 from gureum.network.models import (
     FloatingIP,
@@ -120,7 +120,8 @@ def _router_view(router: Router, gateway_ips: list[dict[str, str]]) -> dict[str,
 # For list filters and sorting (the bodies are checked with ROUTER_KEYS below).
 ROUTER = Resource("router", Router, (
     *STANDARD, *OWNER,
-    Attr("name", "name"), Attr("description", "description"), Attr("admin_state_up", "admin_state_up"),
+    Attr("name", "name", convert=string), Attr("description", "description", convert=string),
+    Attr("admin_state_up", "admin_state_up", convert=boolean),
     Attr("status", "status"), Attr("tags", None, const=[]),
     Attr("availability_zones", None, const=[AVAILABILITY_ZONE]),
 ))
@@ -182,12 +183,7 @@ def update_router(svc: NetworkService, session: Session, ctx: RequestContext, ro
     read_only(attrs, ROUTER_READ_ONLY | {"project_id", "tenant_id"}, "PUT")
     check_keys(attrs, ROUTER_KEYS - {"project_id", "tenant_id"}, "PUT")
     svc.enforce(ctx, "update_router", {"project_id": router.project_id})
-    if "name" in attrs:
-        router.name = as_str(attrs["name"], "name") or ""
-    if "description" in attrs:
-        router.description = as_str(attrs["description"], "description") or ""
-    if "admin_state_up" in attrs:
-        router.admin_state_up = as_bool(attrs["admin_state_up"], "admin_state_up")
+    ROUTER.apply(router, attrs)
     if "availability_zone_hints" in attrs:
         raise BadRequest("Attribute 'availability_zone_hints' not allowed in PUT", kind="HTTPBadRequest")
     if "external_gateway_info" in attrs:

@@ -242,3 +242,19 @@ def test_compute_share_still_works(cloud: Cloud) -> None:
         cloud.network.release_ports_for_server(s, "server-1")
     items, _ = cloud.network.list(ctx(), "port", query())
     assert items == []
+
+
+def test_routers_and_floating_ips_list_in_sql_too(cloud: Cloud) -> None:
+    def routers(c: RequestContext, count: int) -> None:
+        for i in range(count):
+            router = cloud.network.create(c, "router", {"name": f"r{i}"})
+            changed = cloud.network.update(c, "router", router["id"], {"name": f"renamed-{i}", "admin_state_up": "0"})
+            assert (changed["name"], changed["admin_state_up"]) == (f"renamed-{i}", False)
+
+    routers(ctx(), 2)
+    few = listed_statements(cloud, "router", query())
+    routers(ctx(OTHER), 8)
+    assert listed_statements(cloud, "router", query(), ctx(OTHER)) == few
+    items, page = cloud.network.list(ctx(OTHER), "router", query(sort_key="name", limit=3))
+    assert [r["name"] for r in items] == ["renamed-0", "renamed-1", "renamed-2"] and page.next_marker
+    assert listed_statements(cloud, "floatingip", query()) == listed_statements(cloud, "floatingip", query(), admin())
