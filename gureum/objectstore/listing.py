@@ -56,8 +56,11 @@ def keyset_list(session: Session, base: Select[Any], name_col: ColumnElement[str
         low = _tighter_low(low, (query.prefix, True))
         high = _tighter_high(high, (_after(query.prefix), False))
     last_subdir = query.marker
+    # With a delimiter a page may end after one row (the next subdir): read in small
+    # batches then, growing while rows keep coming without one.
+    batch = 64 if query.delimiter else query.limit
     while len(results) < query.limit:
-        want = query.limit - len(results)
+        want = min(query.limit - len(results), batch)
         stmt = base
         if low is not None:
             stmt = stmt.where(name_col >= low[0] if low[1] else name_col > low[0])
@@ -90,8 +93,10 @@ def keyset_list(session: Session, base: Select[Any], name_col: ColumnElement[str
                 low = (name, False)
             if len(results) >= query.limit:
                 break
-        if not requery and len(rows) < want:
-            break
+        if not requery:
+            if len(rows) < want:
+                break
+            batch = min(batch * 4, query.limit)
     return results
 
 
