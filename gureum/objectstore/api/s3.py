@@ -27,7 +27,7 @@ from gureum.http.endpoint import cloud_of
 from gureum.http.errors import ApiError, Unauthorized
 from gureum.http.service_app import service_app
 from gureum.objectstore.access import Caller
-from gureum.objectstore.api.swift import TRANS_ID_KEY, TransIdMiddleware, close_if_body_unread
+from gureum.objectstore.api.swift import TRANS_ID_KEY, TransIdMiddleware, close_if_body_unread, with_trans_id
 from gureum.objectstore.conditions import http_date
 from gureum.objectstore.listing import ListingQuery, Subdir
 from gureum.objectstore.metadata import title_header
@@ -58,6 +58,7 @@ def render_s3(request: Request, exc: ApiError) -> Response:
         code = "NoSuchBucket"
     headers = {k: v for k, v in exc.headers.items() if k.lower() not in ("www-authenticate",)}
     close_if_body_unread(request, headers)
+    with_trans_id(request, headers)
     body = views.error_xml(code, exc.message, request.url.path, request.scope.get(TRANS_ID_KEY, ""))
     return Response(body, status_code=status, headers=headers, media_type=views.XML_TYPE)
 

@@ -57,9 +57,16 @@ def close_if_body_unread(request: Request, headers: dict[str, str]) -> None:
         headers["Connection"] = "close"
 
 
+def with_trans_id(request: Request, headers: dict[str, str]) -> None:
+    """Answers the root app gives for our paths (a newline in the path matches no mount) carry one too."""
+    if TRANS_ID_KEY not in request.scope:
+        headers["X-Trans-Id"] = new_trans_id()
+
+
 def render_swift(request: Request, exc: ApiError) -> Response:
     headers = dict(exc.headers)
     close_if_body_unread(request, headers)
+    with_trans_id(request, headers)
     if exc.status == 304:
         return Response(status_code=304, headers=headers)
     if exc.status == 401:
