@@ -58,7 +58,7 @@ def keyset_list(session: Session, base: Select[Any], name_col: ColumnElement[str
     last_subdir = query.marker
     # With a delimiter a page may end after one row (the next subdir): read in small
     # batches then, growing while rows keep coming without one.
-    batch = 64 if query.delimiter else query.limit
+    batch = 4 if query.delimiter else query.limit
     while len(results) < query.limit:
         want = min(query.limit - len(results), batch)
         stmt = base
