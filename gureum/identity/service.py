@@ -325,6 +325,26 @@ class IdentityService:
                 self._catalog = (revision, catalog_mod.build_catalog(session))
         return catalog_mod.format_catalog(self._catalog[1], ctx.project_id, ctx.user_id)
 
+    def register_default_limits(self, service_type: str, defaults: dict[str, int]) -> None:
+        """A service's quota defaults as registered limits in this region, so they are visible,
+        editable and overridable per project at once. Idempotent: an operator's edit is
+        kept; only missing ones are added (one deleted comes back at the next start, and
+        the service's own default applies meanwhile). A default of 0 is never registered."""
+        region = self.cloud.settings.region
+        with self.write() as session:
+            service_ids = list(session.execute(select(Service.id).where(Service.type == service_type)).scalars())
+            if not service_ids:
+                return
+            present = set(session.execute(
+                select(RegisteredLimit.resource_name).where(
+                    RegisteredLimit.service_id.in_(service_ids), RegisteredLimit.region_id.in_([region, ""])
+                )
+            ).scalars())
+            for resource, limit in defaults.items():
+                if resource not in present and limit != 0:
+                    session.add(RegisteredLimit(service_id=service_ids[0], region_id=region, resource_name=resource,
+                                                default_limit=limit, description=""))
+
     def limit_for(self, project_id: str, service_type: str, resource_name: str) -> int | None:
         """The project's limit, else the registered default, else None (the service decides)."""
         revision = self.revision.current()

@@ -1,7 +1,9 @@
 """Image quotas through unified limits (keystone limits), the way glance enforces them.
 
-The limit comes from identity: the project's limit, else the registered default.
-When identity has neither, gureum's own defaults apply: a missing limit is never 0
+The limit comes from identity: the project's limit, else the registered default
+(the image service registers DEFAULT_LIMITS at start, so they are visible and a
+project override works at once). When identity has neither (an operator deleted
+the registered limit), these defaults still apply: a missing limit is never 0
 (the seed's cloud refused every image with "over limit of 0" until an operator
 registered four limits by hand).
 """

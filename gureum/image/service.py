@@ -191,6 +191,8 @@ class ImageService:
         policy = self.cloud.policy
         policy.register_defaults({k: v for k, v in BASE_RULES.items() if k not in policy.defaults})
         policy.register_defaults(DEFAULT_RULES)
+        # Glance's quota defaults as registered limits: `openstack limit create` works at once.
+        self.cloud.identity.register_default_limits(quota.SERVICE_TYPE, dict(quota.DEFAULT_LIMITS))
         self.store.ensure_dirs()
         self.recover_abandoned_transfers()
         self.metadefs.start()

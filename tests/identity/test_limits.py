@@ -22,15 +22,21 @@ def _resource() -> str:
 
 
 def test_seed_commands(cloud: RunningCloud, glance_id: str) -> None:
-    created = cloud.openstack_json(
+    # Glance's defaults are registered at start (issue 7, defect 9): visible and editable.
+    rows = {r["Resource Name"]: r for r in cloud.openstack_json("registered", "limit", "list", "--service", "glance")}
+    assert {k: rows[k]["Default Limit"] for k in rows} == {
+        "image_count_total": 1000, "image_count_uploading": 100, "image_size_total": 1048576,
+        "image_stage_total": 1048576}
+    registered = rows["image_count_total"]
+    assert registered["Region ID"] == "RegionOne"
+    again = cloud.openstack(
         "registered", "limit", "create", "--service", "glance", "--default-limit", "10", "--region", "RegionOne",
-        "image_count_total",
+        "image_count_total", check=False,
     )
-    assert created["default_limit"] == 10 and created["resource_name"] == "image_count_total"
-    assert created["region_id"] == "RegionOne" and created["service_id"] == glance_id
-    assert created["description"] is None
-    rows = cloud.openstack_json("registered", "limit", "list")
-    assert any(r["ID"] == created["id"] and r["Default Limit"] == 10 for r in rows)
+    assert again.returncode != 0 and "Duplicate entry" in again.stderr
+    cloud.openstack("registered", "limit", "set", "--default-limit", "1001", registered["ID"])
+    assert cloud.openstack_json("registered", "limit", "show", registered["ID"])["default_limit"] == 1001
+    cloud.openstack("registered", "limit", "set", "--default-limit", "1000", registered["ID"])
     cloud.openstack("project", "create", "--or-show", "demo")
     limit = cloud.openstack_json(
         "limit", "create", "--project", "demo", "--service", "glance", "--resource-limit", "5", "image_count_total"
@@ -40,9 +46,23 @@ def test_seed_commands(cloud: RunningCloud, glance_id: str) -> None:
     # keystone needs the region to match exactly; gureum takes the only registered one.
     assert limit["region_id"] == "RegionOne"
     assert [r["Resource Limit"] for r in cloud.openstack_json("limit", "list", "--project", "demo")] == [5]
-    # The session's cloud is shared: a default of 10 images would starve later image and snapshot tests.
     cloud.openstack("limit", "delete", limit["id"])
-    cloud.openstack("registered", "limit", "delete", created["id"])
+
+
+def test_project_limit_on_registered_default_is_enforced_at_once(cloud: RunningCloud) -> None:
+    m = _new_member(cloud)
+    env = cloud.env_for(m["user"], m["password"], m["project"])
+    limit = cloud.openstack_json("limit", "create", "--project", m["project"], "--service", "glance",
+                                 "--resource-limit", "2", "image_count_total")
+    try:
+        for name in ("one", "two"):
+            cloud.openstack("image", "create", "--disk-format", "raw", "--container-format", "bare", unique(name),
+                            env=env)
+        third = cloud.openstack("image", "create", "--disk-format", "raw", "--container-format", "bare",
+                                unique("three"), env=env, check=False)
+        assert third.returncode != 0 and "image_count_total is over limit of 2" in third.stderr
+    finally:
+        cloud.openstack("limit", "delete", limit["id"])
 
 
 def test_non_admin_gets_keystones_403(cloud: RunningCloud, glance_id: str) -> None:
