@@ -11,7 +11,7 @@ import logging
 import os
 import secrets
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -261,15 +261,22 @@ class ComputeService(ServerActions):
                 return DesiredHostState(hostname=hostname, revision=0, instances=[])
             # Read first: a change committed while this runs shows up as a newer revision next time.
             network_revision = self.cloud.network.revision.current()
+            volume_revision = self.cloud.volume.revision.current()
             rows = session.execute(
                 select(Instance).where(Instance.host_id == host.id, Instance.deleted.is_(False))
             ).scalars()
+            instances = [self._desired(session, i) for i in rows if i.vm_state != states.ERROR or i.launched_at]
+            # Block storage's share: the volumes this host holds, the disks each guest has plugged in.
+            volumes, exports = self.cloud.volume.desired_for_host(session, hostname)
+            attached = self.cloud.volume.attachments_for_instances(session, hostname, [i.uuid for i in instances])
             return DesiredHostState(
                 hostname=hostname,
-                # Both counters only grow, so their sum does: a change to either wakes the agent.
-                revision=host.desired_revision + network_revision,
-                instances=[self._desired(session, i) for i in rows if i.vm_state != states.ERROR or i.launched_at],
+                # The counters only grow, so their sum does: a change to any wakes the agent.
+                revision=host.desired_revision + network_revision + volume_revision,
+                instances=[replace(i, volumes=attached.get(i.uuid, [])) for i in instances],
                 networking=desired_net.host_networking(session, hostname),
+                volumes=volumes,
+                exports=exports,
             )
 
     def _desired(self, session: Session, instance: Instance) -> DesiredInstance:
@@ -314,7 +321,9 @@ class ComputeService(ServerActions):
             for instance in rows:
                 self._observe(session, instance, observed.get(instance.uuid), host)
             self._observe_network(session, host, report)
-            revision = host.desired_revision + self.cloud.network.revision.current()
+            self.cloud.volume.observe_report(session, report)
+            revision = (host.desired_revision + self.cloud.network.revision.current()
+                        + self.cloud.volume.revision.current())
         return revision
 
     def _observe_network(self, session: Session, host: Host, report: HostReport) -> None:

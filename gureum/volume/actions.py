@@ -87,9 +87,9 @@ class ActionsMixin:
                 raise BadRequest(f"Invalid input received: New size for extend must be greater than current size. "
                                  f"(current: {volume.size}, extended: {new_size}).")
             quotas.check(session, volume.project_id, gigabytes=new_size - volume.size, size=new_size)
-            volume.size = new_size
+            old_size, volume.size = volume.size, new_size
             volume.extend_count += 1
-            self._request_extend(session, volume)
+            self._request_extend(session, volume, old_size)
 
     def _set_bootable(self, ctx: RequestContext, volume_id: str, data: dict[str, Any], _v: Microversion) -> Any:
         if "bootable" not in data:
@@ -182,10 +182,49 @@ class ActionsMixin:
         self.delete_volume(ctx, volume_id, force=True, cascade=True)
 
     def upload_to_image(self, ctx: RequestContext, volume_id: str, data: dict[str, Any]) -> Any:
-        require_object({"os-volume_upload_image": data}, "os-volume_upload_image")
-        with self.cloud.db.read() as session:
-            self._volume(session, ctx, volume_id, "volume_extension:volume_actions:upload_image")
-        from gureum.http.errors import ApiError  # noqa: PLC0415
+        """os-volume_upload_image: a queued image now; the volume's host converts and uploads it."""
+        name = data.get("image_name")
+        if not isinstance(name, str) or not name.strip() or len(name) > 255:
+            raise BadRequest("Invalid input for field/attribute image_name: it is required (1 to 255 characters).")
+        disk_format = data.get("disk_format", "raw")
+        if disk_format not in ("raw", "qcow2"):
+            raise BadRequest(f"Invalid disk-format '{disk_format}' specified: gureum uploads raw or qcow2.")
+        container_format = data.get("container_format", "bare")
+        if container_format != "bare":
+            raise BadRequest(f"Invalid container-format '{container_format}' specified: only bare is supported.")
+        force = as_bool(data["force"], "force") if data.get("force") is not None else False
+        visibility = data.get("visibility", "private")
+        protected = as_bool(data["protected"], "protected") if data.get("protected") is not None else False
+        with self.cloud.db.session() as session:
+            volume = self._volume(session, ctx, volume_id, "volume_extension:volume_actions:upload_image")
+            allowed = ("available", "in-use") if force else ("available",)
+            if volume.status not in allowed or volume.host is None:
+                raise BadRequest(f"Invalid volume: Volume status must be available{' or in-use' if force else ''} "
+                                 f"to upload it to an image, it is {volume.status}.")
+            image = self.cloud.image.create_image(ctx, {
+                "name": name, "disk_format": disk_format, "container_format": container_format,
+                "visibility": visibility, "protected": protected,
+                **{k: v for k, v in (volume.image_metadata or {}).items()
+                   if k not in ("image_id", "image_name", "checksum", "size", "container_format", "disk_format",
+                                "min_disk", "min_ram")},
+            })
+            volume.uploads = [*(volume.uploads or []), {"image_id": image["id"], "disk_format": disk_format}]
+            volume.status = "uploading"
+            self._refresh(session, volume)
+            type_name = self._type_name(session, volume)
+            return 202, {"os-volume_upload_image": {
+                "id": volume.id, "updated_at": None, "status": "uploading",
+                "display_description": volume.description, "size": volume.size, "volume_type": type_name,
+                "image_id": image["id"], "container_format": container_format, "disk_format": disk_format,
+                "image_name": name, "visibility": image.get("visibility", visibility),
+                "protected": image.get("protected", protected),
+            }}
 
-        raise ApiError("Uploading a volume to an image is not implemented yet: volume data lives on the volume "
-                       "backend, which this controller has no path to yet.", status=501)
+    def _drop_failed_upload(self, volume: Volume, image_id: str) -> None:
+        acting = RequestContext(user_id="gureum-volume", user_name="gureum-volume", user_domain_id="default",
+                                user_domain_name="Default", roles=("admin", "member", "reader"),
+                                project_id=volume.project_id)
+        try:
+            self.cloud.image.delete_image(acting, image_id)
+        except NotFound:
+            pass

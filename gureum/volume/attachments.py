@@ -223,6 +223,8 @@ class AttachmentsMixin:
             if action in ("os-detach", "os-force_detach"):
                 attachment_id = data.get("attachment_id")
                 attachments = self._attachments_of(session, volume.id)
+                if not attachments:
+                    return None  # already detached: a repeated detach changes nothing
                 if attachment_id is None and len(attachments) > 1:
                     raise BadRequest("Invalid volume: the volume has several attachments; give attachment_id.")
                 self._detach(session, volume, self._only_attachment(session, volume, attachment_id))

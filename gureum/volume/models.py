@@ -51,7 +51,8 @@ class Volume(Base):
     image_id: Mapped[str | None] = mapped_column(UUID)
     backup_id: Mapped[str | None] = mapped_column(UUID)
     bootable: Mapped[bool] = mapped_column(Boolean, default=False)
-    readonly: Mapped[bool] = mapped_column(Boolean, default=False)
+    # None until os-update_readonly_flag sets it (Cinder shows it in metadata from then on).
+    readonly: Mapped[bool | None] = mapped_column(Boolean)
     multiattach: Mapped[bool] = mapped_column(Boolean, default=False)
     image_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # The status the controller records; `status.py` derives what the API shows from it
@@ -68,6 +69,11 @@ class Volume(Base):
     awaiting_transfer: Mapped[bool] = mapped_column(Boolean, default=False)
     # Bumped by os-extend: the agent grows the volume once per increment.
     extend_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Revert (3.40): the agent reverts once each time the counter goes up.
+    revert_count: Mapped[int] = mapped_column(Integer, default=0)
+    revert_snapshot_id: Mapped[str | None] = mapped_column(UUID)
+    # Uploads to images still to run ([{"image_id", "disk_format"}]); dropped when reported.
+    uploads: Mapped[list[Any]] = mapped_column(default=list)
     # What the host reports: present, and the size it sees.
     observed_present: Mapped[bool] = mapped_column(Boolean, default=False)
     observed_size: Mapped[int | None] = mapped_column(Integer)

@@ -14,11 +14,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gureum.db.base import utcnow
+from gureum.db.revision import RevisionWatch
+from gureum.volume.revision import watch_volume_changes
 from gureum.http.context import RequestContext
 from gureum.http.errors import BadRequest, NotFound
 from gureum.volume import quotas
 from gureum.volume.actions import ActionsMixin
 from gureum.volume.attachments import AttachmentsMixin
+from gureum.volume.hostshare import HostShareMixin
 from gureum.volume.placement import PlacementMixin
 from gureum.volume.snapshots import SnapshotsMixin
 from gureum.volume.transfers import TransfersMixin
@@ -35,14 +38,23 @@ HOST_DOWN_AFTER = timedelta(seconds=60)
 
 
 class VolumeService(VolumesMixin, ActionsMixin, SnapshotsMixin, TypesMixin, AttachmentsMixin, TransfersMixin,
-                    PlacementMixin):
+                    PlacementMixin, HostShareMixin):
     def __init__(self, cloud: "Cloud") -> None:
         self.cloud = cloud
+        # Any change a host must act on bumps this, and wakes every agent's long poll.
+        self.revision = RevisionWatch(cloud.db, "volume")
+        watch_volume_changes(cloud.db.write_factory, self.revision, self._wake_agents)
+
+    def _wake_agents(self) -> None:
+        compute = getattr(self.cloud, "compute", None)
+        if compute is not None:
+            compute.signals.notify_all()
 
     def start(self) -> None:
         from gureum.volume.policies import VOLUME_POLICIES  # noqa: PLC0415
 
         self.cloud.policy.register_defaults(VOLUME_POLICIES)
+        self.revision.ensure_row()
         with self.cloud.db.session() as session:
             seed_default_type(session)
 

@@ -25,9 +25,8 @@ def derive(volume: Volume, attachments: Iterable[VolumeAttachment]) -> str:
         # An impossible source (an image bigger than the volume): nothing will change it.
         return "error"
     if not volume.observed_present:
-        return "creating"
-    if volume.observed_error:
-        return "error"
+        # The host tried and failed (retried every pass: a later success makes it available).
+        return "error" if volume.observed_error else "creating"
     if volume.status in PENDING_ACTIONS:
         return volume.status
     if volume.awaiting_transfer:

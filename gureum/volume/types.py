@@ -61,6 +61,15 @@ class TypesMixin:
         except NotFound:
             raise NotFound(f"Volume type with name {ref} could not be found.") from None
 
+    def _type_name(self, session: Session, volume: Volume) -> dict[str, Any] | None:
+        vtype = session.get(VolumeType, volume.volume_type_id) if volume.volume_type_id else None
+        if vtype is None:
+            return None
+        return {"id": vtype.id, "name": vtype.name, "description": vtype.description,
+                "is_public": vtype.is_public, "extra_specs": dict(vtype.extra_specs or {}), "deleted": False,
+                "created_at": vtype.created_at.strftime("%Y-%m-%dT%H:%M:%S.%f"), "updated_at": None,
+                "deleted_at": None, "qos_specs_id": None}
+
     def _type_id_for_filter(self, session: Session, ref: str) -> str:
         row = session.execute(select(VolumeType.id).where(or_(VolumeType.id == ref, VolumeType.name == ref))).first()
         return row[0] if row else ref

@@ -90,8 +90,8 @@ def volume_detail(record: VolumeRecord, root: str, ctx: RequestContext, version:
     migration status, image metadata), which create and update answers lack."""
     v = record.volume
     metadata = dict(record.metadata)
-    if v.readonly:
-        metadata.setdefault("readonly", "True")
+    if v.readonly is not None:
+        metadata.setdefault("readonly", "True" if v.readonly else "False")
     body: dict[str, Any] = {
         "id": v.id,
         "name": v.name,
@@ -181,14 +181,16 @@ def snapshot_view(record: SnapshotRecord, version: Microversion, *, extended: bo
 # -- types -------------------------------------------------------------------------
 
 
-def type_view(vtype: VolumeType, *, show_specs: bool, show_qos: bool = False) -> dict[str, Any]:
+def type_view(vtype: VolumeType, *, show_specs: bool, show_qos: bool = False,
+              show_access: bool = True) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": vtype.id,
         "name": vtype.name,
         "description": vtype.description,
         "is_public": vtype.is_public,
-        "os-volume-type-access:is_public": vtype.is_public,
     }
+    if show_access:
+        body["os-volume-type-access:is_public"] = vtype.is_public
     if show_qos:
         body["qos_specs_id"] = None
     if show_specs:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
+from gureum.agent.protocol import HostCapacity, HostReport, ObservedBackend, ObservedVolume
 from gureum.cloud import Cloud
 from gureum.config import Settings
 from gureum.http.context import RequestContext
@@ -20,10 +21,29 @@ PROJECT, OTHER = "p" * 32, "q" * 32
 V30, V342 = Microversion(3, 0), Microversion(3, 42)
 
 
+HOST = "storage-1"
+GiB = 1024**3
+
+
+def report(cloud: Cloud, *, total_gb: int = 100, present: bool = True, errors: dict[str, str] | None = None,
+           hostname: str = HOST) -> None:
+    """One pass of the host's agent, as the gateway sees it: hold what is desired, report it.
+
+    The agent is not what these tests are about; the controller's half of the protocol is."""
+    desired = cloud.compute.desired_state(hostname)
+    volumes = [ObservedVolume(id=v.id, present=present and not (errors or {}).get(v.id), size_gb=v.size_gb,
+                              snapshots=list(v.snapshots), revert_count=v.revert_count,
+                              error=(errors or {}).get(v.id)) for v in desired.volumes]
+    cloud.compute.apply_report(HostReport(
+        hostname=hostname, capacity=HostCapacity(vcpus=2, memory_mb=2048, disk_gb=20), instances=[],
+        volumes=volumes, volume_backends=[ObservedBackend("file", total_gb * GiB, total_gb * GiB)]))
+
+
 @pytest.fixture
 def cloud(tmp_path: Path) -> Iterator[Cloud]:
     cloud = Cloud(Settings(state_dir=tmp_path / "state"))
     cloud.start()
+    report(cloud)
     yield cloud
     cloud.image.stop()
     cloud.close()
@@ -39,13 +59,18 @@ ADMIN = ctx(roles=("admin", "member", "reader"))
 
 def make(cloud: Cloud, **fields: object) -> str:
     body = {"size": 1, **fields}
-    return cloud.volume.create_volume(ctx(), {"volume": body}).volume.id
+    volume_id = cloud.volume.create_volume(ctx(), {"volume": body}).volume.id
+    report(cloud)
+    return volume_id
 
 
 def test_create_show_update_and_the_default_type(cloud: Cloud) -> None:
     record = cloud.volume.create_volume(ctx(), {"volume": {"size": "2", "display_name": "data",
                                                            "metadata": {"k": "v"}}})
-    assert (record.volume.status, record.volume.size, record.type_name) == ("available", 2, "__DEFAULT__")
+    assert (record.volume.status, record.volume.size, record.type_name) == ("creating", 2, "__DEFAULT__")
+    assert record.volume.host == HOST and record.volume.backend == "file"
+    report(cloud)
+    assert cloud.volume.get_volume(ctx(), record.volume.id).volume.status == "available"
     updated = cloud.volume.update_volume(ctx(), record.volume.id, {"volume": {"display_name": "renamed",
                                                                               "display_description": "d"}})
     assert (updated.volume.name, updated.volume.description, updated.metadata) == ("renamed", "d", {"k": "v"})
@@ -104,16 +129,29 @@ def test_list_filters_sorts_and_pages_in_a_fixed_number_of_statements(cloud: Clo
 def test_snapshots_volumes_from_them_and_cascade_delete(cloud: Cloud) -> None:
     volume_id = make(cloud, size=2)
     snapshot = cloud.volume.create_snapshot(ctx(), {"snapshot": {"volume_id": volume_id, "name": "s1"}})
-    assert snapshot.snapshot.status == "available" and snapshot.snapshot.size == 2
+    assert snapshot.snapshot.status == "creating" and snapshot.snapshot.size == 2
+    report(cloud)
+    assert cloud.volume.get_snapshot(ctx(), snapshot.snapshot.id).snapshot.status == "available"
     with pytest.raises(BadRequest):
         cloud.volume.create_volume(ctx(), {"volume": {"snapshot_id": snapshot.snapshot.id, "size": 1}})
     clone = cloud.volume.create_volume(ctx(), {"volume": {"snapshot_id": snapshot.snapshot.id}})
     assert clone.volume.size == 2 and clone.volume.snapshot_id == snapshot.snapshot.id
+    assert clone.volume.host == HOST
+    desired = {v.id: v for v in cloud.compute.desired_state(HOST).volumes}
+    assert desired[clone.volume.id].source.kind == "snapshot"
+    assert desired[clone.volume.id].source.volume_id == volume_id
+    report(cloud)
     with pytest.raises(BadRequest, match="dependent snapshots"):
         cloud.volume.delete_volume(ctx(), volume_id)
     cloud.volume.delete_volume(ctx(), volume_id, cascade=True)
+    # Deleting until the host reports it gone; then nothing is left.
+    assert cloud.volume.get_volume(ctx(), volume_id).volume.status == "deleting"
+    assert volume_id not in {v.id for v in cloud.compute.desired_state(HOST).volumes}
+    report(cloud)
     with pytest.raises(NotFound):
         cloud.volume.get_snapshot(ctx(), snapshot.snapshot.id)
+    with pytest.raises(NotFound):
+        cloud.volume.get_volume(ctx(), volume_id)
 
 
 def test_attached_volume_cannot_be_deleted_and_two_reservations_give_one(cloud: Cloud) -> None:
@@ -167,7 +205,10 @@ def test_extend_needs_a_larger_size_and_3_42_when_attached(cloud: Cloud) -> None
         with pytest.raises(BadRequest):
             cloud.volume.volume_action(ctx(), volume_id, {"os-extend": {"new_size": size}}, V30)
     cloud.volume.volume_action(ctx(), volume_id, {"os-extend": {"new_size": 3}}, V30)
+    assert cloud.volume.get_volume(ctx(), volume_id).volume.status == "extending"
+    report(cloud)
     assert cloud.volume.get_volume(ctx(), volume_id).volume.size == 3
+    assert cloud.volume.get_volume(ctx(), volume_id).volume.status == "available"
     cloud.volume.volume_action(ctx(), volume_id, {"os-attach": {"instance_uuid": "i" * 36, "mountpoint": "/dev/vdb"}},
                                V30)
     with pytest.raises(BadRequest, match="3.42"):
@@ -220,3 +261,39 @@ def test_types_are_admin_managed_and_in_use_types_stay(cloud: Cloud) -> None:
         cloud.volume.delete_type(ADMIN, vtype.id)
     with pytest.raises(BadRequest):
         cloud.volume.delete_type(ADMIN, cloud.volume.get_type(ctx(), "default").id)
+
+
+def test_placement_names_the_free_space_and_waits_for_a_host(cloud: Cloud, tmp_path: Path) -> None:
+    cloud.volume.update_quotas(ADMIN, PROJECT, {"quota_set": {"gigabytes": -1, "per_volume_gigabytes": -1}})
+    big = cloud.volume.create_volume(ctx(), {"volume": {"size": 500}}).volume
+    assert big.status == "error" and "has 100 GiB free of 100 GiB" in (big.status_reason or "")
+    cloud.volume.delete_volume(ctx(), big.id)  # an error volume always deletes, at once
+    with pytest.raises(NotFound):
+        cloud.volume.get_volume(ctx(), big.id)
+    # Two volumes that together overfill the backend: the second is refused by the claim.
+    first = cloud.volume.create_volume(ctx(), {"volume": {"size": 60}}).volume
+    second = cloud.volume.create_volume(ctx(), {"volume": {"size": 60}}).volume
+    assert first.host == HOST and (second.host, second.status) == (None, "error")
+
+
+def test_host_errors_show_as_error_and_clear_when_the_host_succeeds(cloud: Cloud) -> None:
+    volume_id = cloud.volume.create_volume(ctx(), {"volume": {"size": 1}}).volume.id
+    report(cloud, errors={volume_id: "qemu-img create failed: No space left on device"})
+    assert cloud.volume.get_volume(ctx(), volume_id).volume.status == "error"
+    report(cloud)
+    assert cloud.volume.get_volume(ctx(), volume_id).volume.status == "available"
+
+
+def test_a_volume_waits_creating_until_a_storage_host_reports(tmp_path: Path) -> None:
+    fresh = Cloud(Settings(state_dir=tmp_path / "fresh"))
+    fresh.start()
+    try:
+        volume_id = fresh.volume.create_volume(ctx(), {"volume": {"size": 1}}).volume.id
+        assert fresh.volume.get_volume(ctx(), volume_id).volume.status == "creating"
+        report(fresh)  # the first report registers the backend and places what waited
+        assert fresh.volume.get_volume(ctx(), volume_id).volume.host == HOST
+        report(fresh)
+        assert fresh.volume.get_volume(ctx(), volume_id).volume.status == "available"
+    finally:
+        fresh.image.stop()
+        fresh.close()

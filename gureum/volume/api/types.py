@@ -33,7 +33,7 @@ def create_type(req: ApiRequest) -> Any:
 @endpoint(auth=True, json_body=True)
 def update_type(req: ApiRequest) -> Any:
     vtype = req.cloud.volume.update_type(req.context, req.path["type_id"], req.body)
-    return {"volume_type": views.type_view(vtype, show_specs=True)}
+    return {"volume_type": views.type_view(vtype, show_specs=True, show_access=False)}
 
 
 @endpoint(auth=True)
