@@ -11,7 +11,7 @@ import logging
 import os
 import secrets
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,43 +28,20 @@ from gureum.agent.protocol import (
 )
 from gureum.compute import addresses, scheduler, states
 from gureum.compute.actions import ServerActions
+from gureum.compute.boot import ServerRequest, resolve
 from gureum.compute.quotas import check_instances, check_server_group_members
 from gureum.compute.models import Allocation, ConsoleLog, Host, Instance, InstanceAction, ServerGroup
 from gureum.compute.signals import HostSignals
 from gureum.db.base import utcnow
 from gureum.http.context import RequestContext
 from gureum.http.errors import BadRequest
+from gureum.policy import enforces
 from gureum.network import desired as desired_net
 
 if TYPE_CHECKING:
     from gureum.cloud import Cloud
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ServerRequest:
-    """A validated create request: the API layer parsed and checked every field."""
-
-    name: str
-    image_id: str
-    image_properties: dict[str, Any]
-    flavor: dict[str, Any]
-    key_name: str | None = None
-    key_data: str | None = None
-    user_data: str | None = None
-    metadata: dict[str, str] = field(default_factory=dict)
-    availability_zone: str | None = None
-    min_count: int = 1
-    max_count: int = 1
-    config_drive: bool = False
-    security_groups: list[str] = field(default_factory=lambda: ["default"])
-    networks: Any = "auto"
-    group_id: str | None = None
-    description: str | None = None
-    tags: list[str] = field(default_factory=list)
-    access_ip_v4: str = ""
-    access_ip_v6: str = ""
 
 
 def fault(message: str, code: int = 500) -> dict[str, Any]:
@@ -120,14 +97,17 @@ class ComputeService(ServerActions):
 
     # -- create and place ------------------------------------------------------------
 
+    @enforces("os_compute_api:servers:create")
     def create_servers(self, ctx: Any, request: ServerRequest) -> tuple[list[Instance], str]:
+        """Nova's create: what the request names is checked, counted and made in one transaction."""
         reservation_id = "r-" + uuid.uuid4().hex[:8]
-        flavor = request.flavor
         with self.cloud.db.session() as session:
+            boot = resolve(session, self.cloud, ctx, request)
+            flavor = boot.flavor
             count = check_instances(session, ctx.project_id, int(flavor["vcpus"]), int(flavor["ram"]),
                                     request.min_count, request.max_count, ctx.user_id)
-            if request.group_id:
-                check_server_group_members(session, ctx.project_id, request.group_id, ctx.user_id, count)
+            if boot.group_id:
+                check_server_group_members(session, ctx.project_id, boot.group_id, ctx.user_id, count)
             instances = []
             for index in range(count):
                 name = request.name if count == 1 else f"{request.name}-{index + 1}"
@@ -142,15 +122,15 @@ class ComputeService(ServerActions):
                     vm_state=states.BUILDING,
                     task_state="scheduling",
                     desired_power="running",
-                    key_name=request.key_name,
-                    key_data=request.key_data,
+                    key_name=boot.key_name,
+                    key_data=boot.key_data,
                     user_data=request.user_data,
                     config_drive=request.config_drive,
                     metadata_items=dict(request.metadata),
                     tags=list(request.tags),
                     security_groups=list(request.security_groups),
                     requested_networks=request.networks if isinstance(request.networks, list) else [request.networks],
-                    server_group_id=request.group_id,
+                    server_group_id=boot.group_id,
                     access_ip_v4=request.access_ip_v4,
                     access_ip_v6=request.access_ip_v6,
                     description=request.description,
@@ -160,6 +140,7 @@ class ComputeService(ServerActions):
                 session.add(instance)
                 instances.append(instance)
             session.flush()
+            self.prepare_block_devices(session, ctx, instances, request.block_devices)
             networks = addresses.resolve_networks(session, ctx, request.networks)
             if count > 1 and any(entry.get("port") or entry.get("fixed_ip") for entry in networks):
                 raise BadRequest("Unable to launch multiple instances with a single configured port ID or "
@@ -170,6 +151,14 @@ class ComputeService(ServerActions):
         for instance in instances:
             self.schedule(instance.uuid)
         return instances, reservation_id
+
+    def prepare_block_devices(self, session: Session, ctx: Any, instances: list[Instance],
+                              block_devices: list[dict[str, Any]]) -> None:
+        """The create's block-device step: the one place a create hands its BDMs on.
+
+        Today every BDM the API lets through is the image booted to the local disk, which
+        the instance row already says; volumes plug in here.
+        """
 
     def demand_for(self, session: Session, instance: Instance, flavor: dict[str, Any] | None = None) -> scheduler.Demand:
         flavor = flavor or instance.flavor

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 from gureum.cloud import Cloud
 from gureum.compute import states
 from gureum.compute.actions import Guard
+from gureum.compute.boot import ServerRequest
 from gureum.compute.flavors import flavor_snapshot
 from gureum.compute.models import Allocation, Flavor, Host, Instance, InstanceAction
 from gureum.config import Settings
@@ -285,3 +286,38 @@ def test_update_changes_only_what_put_may(cloud: Cloud) -> None:
     shown = cloud.compute.update_server(ctx(), sid, {"name": "renamed", "vm_state": "error"})
     assert (shown.instance.name, shown.instance.vm_state) == ("renamed", states.ACTIVE)
     assert shown.host is not None and shown.host.hostname == "node-1"
+
+
+def boot_image(cloud: Cloud, tmp_path: Path) -> str:
+    disk = tmp_path / "disk.raw"
+    disk.write_bytes(b"\0" * 4096)
+    return cloud.image.register_image_from_file(PROJECT, disk, name="boot", disk_format="raw")["id"]
+
+
+def test_create_checks_what_it_names_in_its_transaction_and_leaves_nothing(cloud: Cloud, tmp_path: Path) -> None:
+    image_id = boot_image(cloud, tmp_path)
+    nano = flavor_id("t2.nano")
+    bad = {
+        "Flavor no-such could not be found.": ServerRequest(name="x", image_id=image_id, flavor_ref="no-such"),
+        "Invalid key_name provided": ServerRequest(name="x", image_id=image_id, flavor_ref=nano, key_name="nokey"),
+        "Security group nosg not found for project": ServerRequest(name="x", image_id=image_id, flavor_ref=nano,
+                                                                   security_groups=["nosg"]),
+        "Invalid server group": ServerRequest(name="x", image_id=image_id, flavor_ref=nano, group_id="0" * 36),
+    }
+    for message, request in bad.items():
+        with pytest.raises(BadRequest, match=message):
+            cloud.compute.create_servers(ctx(), request)
+    with cloud.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Instance)) == 0
+
+
+def test_create_makes_rows_with_the_flavor_it_found_and_enforces_policy(cloud: Cloud, tmp_path: Path) -> None:
+    image_id = boot_image(cloud, tmp_path)
+    request = ServerRequest(name="many", image_id=image_id, flavor_ref=flavor_id("t2.nano"), networks="none",
+                            min_count=2, max_count=2)
+    instances, reservation = cloud.compute.create_servers(ctx(), request)
+    assert [i.name for i in instances] == ["many-1", "many-2"] and reservation.startswith("r-")
+    got = row(cloud, instances[0].uuid)
+    assert got.flavor["name"] == "t2.nano" and got.project_id == PROJECT
+    with pytest.raises(Forbidden):
+        cloud.compute.create_servers(ctx(roles=("reader",)), request)

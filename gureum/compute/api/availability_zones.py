@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 from starlette.routing import BaseRoute, Route
 
-from gureum.compute.api.flavors import check_query, enforce, strtime
+from gureum.compute.api.common import check_query, strtime
+from gureum.compute.api.flavors import enforce
 from gureum.compute.api.services import INTERNAL_ZONE, ServiceRow, all_rows
 from gureum.http.endpoint import ApiRequest, endpoint
 

@@ -21,16 +21,8 @@ from starlette.routing import BaseRoute, Route
 
 from gureum.compute import hosts
 from gureum.compute.api.common import microversion
-from gureum.compute.api.flavors import (
-    NON_NEGATIVE_INT,
-    PAGING,
-    STRING,
-    check_query,
-    collection_links,
-    enforce,
-    limit_and_marker,
-    strtime,
-)
+from gureum.compute.api.common import NON_NEGATIVE_INT, PAGING, STRING, check_query, collection_links, limit_and_marker, strtime
+from gureum.compute.api.flavors import enforce
 from gureum.compute.api.services import controller_hostname, is_uuid_like, service_ref
 from gureum.compute.models import Host, Instance
 from gureum.http.endpoint import ApiRequest, endpoint

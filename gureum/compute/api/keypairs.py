@@ -11,16 +11,8 @@ from starlette.routing import BaseRoute, Route
 
 from gureum.compute import keypairs as service
 from gureum.compute.api.common import microversion
-from gureum.compute.api.flavors import (
-    PAGING,
-    STRING,
-    check_body,
-    check_query,
-    collection_links,
-    enforce,
-    limit_and_marker,
-    strtime,
-)
+from gureum.compute.api.common import PAGING, STRING, check_body, check_query, collection_links, limit_and_marker, strtime
+from gureum.compute.api.flavors import enforce
 from gureum.compute.models import KeyPair
 from gureum.http.endpoint import ApiRequest, endpoint
 from gureum.http.errors import BadRequest, Conflict

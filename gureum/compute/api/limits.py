@@ -8,7 +8,8 @@ from starlette.routing import BaseRoute, Route
 
 from gureum.compute import quotas
 from gureum.compute.api.common import microversion
-from gureum.compute.api.flavors import STRING, check_query, enforce
+from gureum.compute.api.common import STRING, check_query
+from gureum.compute.api.flavors import enforce
 from gureum.http.endpoint import ApiRequest, endpoint
 
 # quota resource -> the names /limits shows its limit under

@@ -9,7 +9,8 @@ from starlette.routing import BaseRoute, Route
 
 from gureum.compute import quotas as service
 from gureum.compute.api.common import microversion
-from gureum.compute.api.flavors import STRING, check_body, check_query, enforce, verify_project_id
+from gureum.compute.api.common import STRING, check_body, check_query
+from gureum.compute.api.flavors import enforce, verify_project_id
 from gureum.http.endpoint import ApiRequest, endpoint
 from gureum.http.errors import BadRequest
 

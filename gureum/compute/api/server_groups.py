@@ -14,7 +14,8 @@ from starlette.routing import BaseRoute, Route
 
 from gureum.compute import quotas
 from gureum.compute.api.common import microversion
-from gureum.compute.api.flavors import NON_NEGATIVE_INT, STRING, check_body, check_query, enforce
+from gureum.compute.api.common import NON_NEGATIVE_INT, STRING, check_body, check_query
+from gureum.compute.api.flavors import enforce
 from gureum.compute.models import Instance, ServerGroup
 from gureum.http.endpoint import ApiRequest, endpoint
 from gureum.http.errors import BadRequest, Forbidden, NotFound

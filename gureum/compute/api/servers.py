@@ -14,15 +14,11 @@ from gureum.compute.addresses import addresses_of, security_group_names
 from gureum.compute import states
 from gureum.compute.api import server_views as views
 from gureum.compute.api.common import microversion
-from gureum.compute.flavors import find_flavor, flavor_snapshot
-from gureum.compute.keypairs import get_keypair
-from gureum.compute.models import Host, Instance, ServerGroup
-from gureum.compute.quotas import limits_for
-from gureum.network.models import SecurityGroup
-from gureum.compute.service import ServerRequest
-from gureum.compute.validation import access_ip, check_image_fits, image_id_from_ref, user_data
+from gureum.compute.models import Host, Instance
+from gureum.compute.boot import ServerRequest
+from gureum.compute.validation import access_ip, image_id_from_ref, user_data
 from gureum.http.endpoint import ApiRequest, endpoint
-from gureum.http.errors import BadRequest, Conflict, Forbidden, NotFound
+from gureum.http.errors import BadRequest, NotFound
 from gureum.image.service import is_uuid
 
 NAME = {"type": "string", "minLength": 1, "maxLength": 255}
@@ -135,39 +131,9 @@ def _bool_option(value: Any) -> bool:
 
 
 
-def check_metadata_quota(session: Any, project_id: str, metadata: dict[str, Any]) -> None:
-    """Nova counts metadata items against the metadata_items quota: 403 when over."""
-    allowed = limits_for(session, project_id).get("metadata_items", -1)
-    if 0 <= allowed < len(metadata):
-        raise Forbidden(f"Quota exceeded for metadata_items: Maximum number of metadata items exceeds {allowed}")
-
-
-def check_security_groups(session: Any, ctx: Any, names: list[str]) -> None:
-    """Nova asks the network service for each named group first: an unknown one is a 400."""
-    for name in names:
-        if name == "default":
-            continue  # made on demand for the project
-        found = session.execute(select(SecurityGroup.id).where(
-            (SecurityGroup.id == name) | (SecurityGroup.name == name),
-            SecurityGroup.project_id == ctx.project_id,
-        )).first()
-        if found is None:
-            raise BadRequest(f"Security group {name} not found for project {ctx.project_id}.")
-
-
-def _find_flavor_for_create(session: Any, ref: Any, ctx: Any) -> Any:
-    """Nova answers a flavor the caller cannot use with 400 on create, not 404."""
-    try:
-        return find_flavor(session, _flavor_id(ref), ctx)
-    except NotFound as exc:
-        raise BadRequest(f"Flavor {_flavor_id(ref)} could not be found.") from exc
-
-
 def _flavor_id(ref: Any) -> str:
     text = str(ref)
     return text.rstrip("/").rsplit("/", 1)[-1]
-
-
 
 
 def _networks(req: ApiRequest, value: Any) -> Any:
@@ -188,19 +154,19 @@ def _networks(req: ApiRequest, value: Any) -> Any:
     return value
 
 
-@endpoint(schema=CREATE_SCHEMA, status=202, summary="Create a server")
-def create_server(req: ApiRequest) -> Any:
-    ctx = req.context
+def _check_microversion_fields(req: ApiRequest, server: dict[str, Any]) -> None:
     mv = microversion(req)
-    body = req.body
-    server = body["server"]
-    cloud = req.cloud
-    cloud.policy.enforce(ctx, "os_compute_api:servers:create", {"project_id": ctx.project_id, "user_id": ctx.user_id})
     for field, since in (("description", 19), ("tags", 52)):
         if field in server and not mv.at_least(since):
             raise BadRequest(f"Invalid input for field/attribute server. Additional properties are not allowed ('{field}' was unexpected)")
     if "personality" in server and mv.at_least(57):
         raise BadRequest("Invalid input for field/attribute server. Additional properties are not allowed ('personality' was unexpected)")
+
+
+def _server_request(req: ApiRequest, body: dict[str, Any]) -> ServerRequest:
+    """The create body in the service's terms: each field's form checked, nothing looked up."""
+    server = body["server"]
+    _check_microversion_fields(req, server)
     image_ref = _image_from_block_devices(server)
     if not image_ref:
         raise BadRequest("Block Device Mapping is Invalid: Boot sequence for the instance and image/block "
@@ -210,38 +176,15 @@ def create_server(req: ApiRequest) -> Any:
     max_count = _count(server.get("max_count", min_count), "max_count")
     if min_count > max_count:
         raise BadRequest("min_count must be <= max_count")
-    image_id = image_id_from_ref(image_ref)
-    image, _data_path = cloud.image.image_for_server(ctx, image_id)
     hints = body.get("os:scheduler_hints") or body.get("OS-SCH-HNT:scheduler_hints") or {}
-    with cloud.db.read() as session:
-        flavor = _find_flavor_for_create(session, server["flavorRef"], ctx)
-        snapshot = flavor_snapshot(flavor)
-        check_metadata_quota(session, ctx.project_id, server.get("metadata") or {})
-        key_name, key_data = None, None
-        if server.get("key_name"):
-            try:
-                keypair = get_keypair(session, ctx.user_id, server["key_name"])
-            except NotFound as exc:
-                raise BadRequest(f"Invalid key_name provided: {exc}") from exc
-            key_name, key_data = keypair.name, keypair.public_key
-        check_security_groups(session, ctx, [g["name"] for g in server.get("security_groups", [])])
-        group_id = hints.get("group")
-        if group_id:
-            group = session.get(ServerGroup, str(group_id))
-            if group is None or (group.project_id != ctx.project_id and not ctx.is_admin):
-                raise BadRequest(f"Invalid server group {group_id}: it does not exist.")
-    check_image_fits(image, snapshot)
-    snapshot["image_properties"] = {k: v for k, v in image.items() if k in ("hypervisor_type", "architecture", "hw_architecture")}
     zone = server.get("availability_zone")
     if zone and ":" in zone:
         zone = zone.split(":", 1)[0] or None
-    request = ServerRequest(
+    return ServerRequest(
         name=server["name"],
-        image_id=image_id,
-        image_properties=snapshot["image_properties"],
-        flavor=snapshot,
-        key_name=key_name,
-        key_data=key_data,
+        image_id=image_id_from_ref(image_ref),
+        flavor_ref=_flavor_id(server["flavorRef"]),
+        key_name=server.get("key_name") or None,
         user_data=user_data(server.get("user_data")),
         metadata=dict(server.get("metadata") or {}),
         availability_zone=zone,
@@ -250,13 +193,20 @@ def create_server(req: ApiRequest) -> Any:
         config_drive=_bool_option(server.get("config_drive", False)),
         security_groups=[g["name"] for g in server.get("security_groups", [])] or ["default"],
         networks=networks,
-        group_id=str(group_id) if group_id else None,
+        group_id=str(hints["group"]) if hints.get("group") else None,
         description=server.get("description"),
         tags=list(server.get("tags") or []),
         access_ip_v4=access_ip(server.get("accessIPv4"), 4),
         access_ip_v6=access_ip(server.get("accessIPv6"), 6),
+        block_devices=list(server.get("block_device_mapping_v2") or []),
     )
-    instances, reservation_id = cloud.compute.create_servers(ctx, request)
+
+
+@endpoint(schema=CREATE_SCHEMA, status=202, summary="Create a server")
+def create_server(req: ApiRequest) -> Any:
+    server = req.body["server"]
+    request = _server_request(req, req.body)
+    instances, reservation_id = req.cloud.compute.create_servers(req.context, request)
     if _bool_option(server.get("return_reservation_id", False)):
         return 202, {"reservation_id": reservation_id}
     first = instances[0]
@@ -267,8 +217,7 @@ def create_server(req: ApiRequest) -> Any:
         "security_groups": [{"name": n} for n in request.security_groups],
         "adminPass": server.get("adminPass") or uuid.uuid4().hex[:12],
     }
-    location = response["links"][0]["href"]
-    return 202, {"server": response}, {"Location": location}
+    return 202, {"server": response}, {"Location": response["links"][0]["href"]}
 
 
 def _image_from_block_devices(server: dict[str, Any]) -> str:

@@ -23,7 +23,8 @@ from starlette.routing import BaseRoute, Route
 
 from gureum.compute import hosts
 from gureum.compute.api.common import microversion
-from gureum.compute.api.flavors import check_body, check_query, enforce, strtime
+from gureum.compute.api.common import check_body, check_query, strtime
+from gureum.compute.api.flavors import enforce
 from gureum.compute.models import Allocation, Host, Instance
 from gureum.http.endpoint import ApiRequest, endpoint
 from gureum.http.errors import BadRequest, Conflict, NotFound
