@@ -43,6 +43,30 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def count_statements(state: Path, project_id: str) -> tuple[int, int]:
+    """Statements the service runs for the detail page, all servers and limit=1 (in-process, same database)."""
+    from sqlalchemy import event  # noqa: PLC0415
+
+    from gureum.cloud import Cloud  # noqa: PLC0415
+    from gureum.compute import policies  # noqa: PLC0415
+    from gureum.config import Settings  # noqa: PLC0415
+    from gureum.http.context import RequestContext  # noqa: PLC0415
+
+    local = Cloud(Settings(state_dir=state))
+    local.policy.register_defaults(policies.COMPUTE_POLICIES)
+    ctx = RequestContext(user_id="bench", user_name="admin", user_domain_id="default", user_domain_name="Default",
+                         roles=("admin", "member", "reader"), project_id=project_id)
+    seen: list[str] = []
+    event.listen(local.db.engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    counts = []
+    for params in ({}, {"limit": "1"}):
+        seen.clear()
+        local.compute.list_servers(ctx, params, detailed=True)
+        counts.append(len([s for s in seen if not s.lstrip().upper().startswith(("BEGIN", "PRAGMA"))]))
+    local.db.dispose()
+    return counts[0], counts[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--guests", type=int, default=3)
@@ -56,7 +80,7 @@ def main() -> None:
         flavor_id = cloud.openstack_json("flavor", "show", flavor)["id"]
         cloud.openstack("quota", "set", "--instances", "1000", "--cores", "1000", "--ram", "-1", "admin")
         to_active, to_banner = [], []
-        for n in range(args.guests):
+        for n in range(args.guests):  # --guests 0: the listing figures only
             started = time.perf_counter()
             server = call(cloud, token, "POST", "/servers", {"server": {
                 "name": f"bench-{n}", "flavorRef": flavor_id, "imageRef": image_id, "networks": "none"}})["server"]
@@ -90,14 +114,17 @@ def main() -> None:
             count = len(call(cloud, token, "GET", "/servers/detail")["servers"])
             timings.append(time.perf_counter() - t0)
         timings.sort()
+        statements = count_statements(state, cloud.openstack_json("project", "show", "admin")["id"])
     finally:
         cloud.stop()
         remove_state(state)
-    print(f"create -> ACTIVE          median {statistics.median(to_active):.2f} s  (each: "
-          f"{', '.join(f'{t:.2f}' for t in to_active)})")
-    print(f"create -> guest banner    median {statistics.median(to_banner):.2f} s")
+    if to_active:
+        print(f"create -> ACTIVE          median {statistics.median(to_active):.2f} s  (each: "
+              f"{', '.join(f'{t:.2f}' for t in to_active)})")
+        print(f"create -> guest banner    median {statistics.median(to_banner):.2f} s")
     print(f"GET /servers/detail ({count})  p50 {timings[len(timings) // 2] * 1000:.0f} ms  "
-          f"p99 {timings[-1] * 1000:.0f} ms")
+          f"p99 {timings[-1] * 1000:.0f} ms  SQL statements: {statements[0]} for the page, "
+          f"{statements[1]} with limit=1")
     print(f"agent RSS with {args.guests} guests  {agent_rss:.0f} MB")
 
 

@@ -13,7 +13,7 @@ claims and the agent's reports, so two writers never wait on each other in a cir
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,8 @@ from gureum.compute import addresses, scheduler, states
 from gureum.compute.flavors import find_flavor, flavor_snapshot
 from gureum.compute.hosts import is_up
 from gureum.compute.keypairs import get_keypair
-from gureum.compute.loader import ServerShown, load_server
+from gureum.compute import listing
+from gureum.compute.loader import ServerShown, load_server, load_servers
 from gureum.compute.models import Host, Instance
 from gureum.compute.quotas import check_quota
 from gureum.compute.validation import check_image_fits
@@ -202,6 +203,24 @@ class ServerActions:
                     setattr(instance, key, value)
             session.flush()
             return load_server(session, instance)
+
+    def list_servers(self, ctx: RequestContext, params: Mapping[str, str], detailed: bool,
+                     locked_filter: bool = False) -> tuple[list[ServerShown], str | None]:
+        """A page of servers as Nova lists them, and the marker of the next page (None: last page)."""
+        action = "os_compute_api:servers:detail" if detailed else "os_compute_api:servers:index"
+        self.cloud.policy.enforce(ctx, action, {"project_id": ctx.project_id})
+        if listing.all_tenants(params):
+            self.cloud.policy.enforce(ctx, action + ":get_all_tenants", {"project_id": ctx.project_id})
+        stmt = listing.query(ctx, params)
+        if stmt is None:
+            return [], None
+        with self.cloud.db.read() as session:
+            rows = listing.filter_rows(session, list(session.scalars(stmt)), params, locked_filter)
+            page, next_marker = listing.paginate(rows, params)
+            if not detailed:
+                return [ServerShown(instance=r, host=None, addresses=None, security_groups=None) for r in page], \
+                    next_marker
+            return load_servers(session, page), next_marker
 
     # -- power -------------------------------------------------------------------------
 

@@ -116,6 +116,13 @@ def nics(session: Session, instance: Instance) -> list[DesiredNic]:
                        fixed_ips=fixed.get(p.id, [])) for p in ports]
 
 
+def fixed_ips_of(session: Session, instances: list[Instance]) -> dict[str, list[str]]:
+    """Each instance's fixed addresses, in NIC order: two statements for any number of them."""
+    ports = _ports(session, instances)
+    fixed = _fixed(session, [p.id for found in ports.values() for p in found])
+    return {uuid: [a for p in found for a in fixed.get(p.id, [])] for uuid, found in ports.items()}
+
+
 def _fixed(session: Session, port_ids: list[str]) -> dict[str, list[str]]:
     by_port: dict[str, list[str]] = defaultdict(list)
     for port_id, address in session.execute(select(IPAllocation.port_id, IPAllocation.ip_address).where(

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import re
 import uuid
-from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
-from sqlalchemy import select
 from starlette.routing import BaseRoute, Route
 
-from gureum.compute.addresses import addresses_of, security_group_names
-from gureum.compute import states
 from gureum.compute.api import server_views as views
 from gureum.compute.api.common import microversion
-from gureum.compute.models import Host, Instance
+from gureum.compute.models import Instance
 from gureum.compute.boot import ServerRequest
 from gureum.compute.validation import access_ip, image_id_from_ref, user_data
 from gureum.http.endpoint import ApiRequest, endpoint
@@ -245,129 +241,21 @@ def _image_from_block_devices(server: dict[str, Any]) -> str:
 
 # -- list -------------------------------------------------------------------------
 
-SORT_KEYS = {"created_at": Instance.created_at, "display_name": Instance.name, "updated_at": Instance.updated_at,
-             "uuid": Instance.uuid, "vm_state": Instance.vm_state, "task_state": Instance.task_state,
-             "launched_at": Instance.launched_at, "project_id": Instance.project_id, "user_id": Instance.user_id,
-             "hostname": Instance.hostname, "power_state": Instance.power_state}
-STATUS_FILTER = {"ACTIVE": [states.ACTIVE], "BUILD": [states.BUILDING], "SHUTOFF": [states.STOPPED],
-                 "PAUSED": [states.PAUSED], "SUSPENDED": [states.SUSPENDED], "ERROR": [states.ERROR],
-                 "VERIFY_RESIZE": [states.RESIZED], "DELETED": [states.DELETED]}
-
-
-def _parse_time(value: str, name: str) -> datetime:
-    from datetime import timezone  # noqa: PLC0415
-
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise BadRequest(f"Invalid filter field: {name}: {value} is not an ISO 8601 time.") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
 def _list(req: ApiRequest, detailed: bool) -> dict[str, Any]:
-    ctx = req.context
-    q = req.query
-    action = "os_compute_api:servers:detail" if detailed else "os_compute_api:servers:index"
-    req.cloud.policy.enforce(ctx, action, {"project_id": ctx.project_id})
-    all_tenants = "all_tenants" in q and q["all_tenants"].lower() not in ("0", "false", "off", "no")
-    if all_tenants:
-        req.cloud.policy.enforce(ctx, action + ":get_all_tenants", {"project_id": ctx.project_id})
-    query = select(Instance)
-    deleted_filter = q.get("deleted", "").lower() in ("1", "true", "t", "yes", "y", "on") and ctx.is_admin
-    query = query.where(Instance.deleted.is_(deleted_filter))
-    if not all_tenants:
-        query = query.where(Instance.project_id == ctx.project_id)
-    elif ctx.is_admin:
-        project = q.get("project_id") or q.get("tenant_id")
-        if project:
-            query = query.where(Instance.project_id == project)
-    if "status" in q:
-        vm_states = STATUS_FILTER.get(q["status"].upper())
-        if vm_states is None:
-            return {"servers": []}
-        query = query.where(Instance.vm_state.in_(vm_states))
-    if "image" in q:
-        query = query.where(Instance.image_ref == q["image"].rstrip("/").rsplit("/", 1)[-1])
-    if "changes-since" in q:
-        query = query.where(Instance.updated_at >= _parse_time(q["changes-since"], "changes-since"))
-        query = query.where(Instance.deleted.in_([True, False]))
-    if "user_id" in q and ctx.is_admin:
-        query = query.where(Instance.user_id == q["user_id"])
-    if "reservation_id" in q:
-        query = query.where(Instance.reservation_id == q["reservation_id"])
-    if "availability_zone" in q:
-        query = query.where(Instance.availability_zone == q["availability_zone"])
-    sort_key = q.get("sort_key", "created_at")
-    if sort_key not in SORT_KEYS:
-        raise BadRequest(f"Invalid input for query parameters sort_key. Value: {sort_key}.")
-    column = SORT_KEYS[sort_key]
-    query = query.order_by(column.asc() if q.get("sort_dir", "desc") == "asc" else column.desc(), Instance.uuid)
-    with req.cloud.db.read() as session:
-        rows = list(session.execute(query).scalars())
-        rows = _filter_python(req, rows)
-        hosts = {h.id: h for h in session.execute(select(Host)).scalars()}
-        if "host" in q and ctx.is_admin:
-            rows = [r for r in rows if r.host_id and hosts.get(r.host_id) and hosts[r.host_id].hostname == q["host"]]
-        rows, next_marker = _paginate(req, rows)
-        if detailed:
-            addresses = addresses_of(session, rows)
-            groups = security_group_names(session, rows)
-            items = [views.detail(req, r, hosts.get(r.host_id) if r.host_id else None,
-                                  addresses=addresses.get(r.uuid), security_groups=groups.get(r.uuid)) for r in rows]
-        else:
-            items = [views.summary(req, r) for r in rows]
+    params = {key: req.query[key] for key in req.query.keys()}
+    shown, next_marker = req.cloud.compute.list_servers(req.context, params, detailed=detailed,
+                                                        locked_filter=microversion(req).at_least(73))
+    if detailed:
+        items = [views.detail(req, s.instance, s.host, addresses=s.addresses, security_groups=s.security_groups)
+                 for s in shown]
+    else:
+        items = [views.summary(req, s.instance) for s in shown]
     body: dict[str, Any] = {"servers": items}
     if next_marker:
         base = f"{req.base_url}/v2.1/servers{'/detail' if detailed else ''}"
-        params = [(k, v) for k, v in q.multi_items() if k != "marker"] + [("marker", next_marker)]
-        from urllib.parse import urlencode  # noqa: PLC0415
-
-        body["servers_links"] = [{"rel": "next", "href": f"{base}?{urlencode(params)}"}]
+        query = [(k, v) for k, v in req.query.multi_items() if k != "marker"] + [("marker", next_marker)]
+        body["servers_links"] = [{"rel": "next", "href": f"{base}?{urlencode(query)}"}]
     return body
-
-
-def _filter_python(req: ApiRequest, rows: list[Instance]) -> list[Instance]:
-    q = req.query
-    if "name" in q:
-        try:
-            pattern = re.compile(q["name"])
-        except re.error as exc:
-            raise BadRequest(f"Invalid filter field: name: {exc}") from exc
-        rows = [r for r in rows if pattern.search(r.name)]
-    if "flavor" in q:
-        rows = [r for r in rows if str(r.flavor.get("id")) == q["flavor"]]
-    for key, want_all, negate in (("tags", True, False), ("tags-any", False, False),
-                                  ("not-tags", True, True), ("not-tags-any", False, True)):
-        if key in q:
-            wanted = set(q[key].split(","))
-            def keep(r: Instance) -> bool:
-                tags = set(r.tags or [])
-                hit = wanted <= tags if want_all else bool(wanted & tags)
-                return not hit if negate else hit
-            rows = [r for r in rows if keep(r)]
-    if "locked" in q and microversion(req).at_least(73):
-        want = q["locked"].lower() in ("1", "true", "t", "yes", "y", "on")
-        rows = [r for r in rows if r.locked == want]
-    return rows
-
-
-def _paginate(req: ApiRequest, rows: list[Instance]) -> tuple[list[Instance], str | None]:
-    q = req.query
-    if "marker" in q:
-        ids = [r.uuid for r in rows]
-        if q["marker"] not in ids:
-            raise BadRequest(f"marker [{q['marker']}] not found")
-        rows = rows[ids.index(q["marker"]) + 1:]
-    if "limit" in q:
-        try:
-            limit = int(q["limit"])
-        except ValueError as exc:
-            raise BadRequest("limit param must be an integer") from exc
-        if limit < 0:
-            raise BadRequest("limit param must be positive")
-        if len(rows) > limit:
-            return rows[:limit], (rows[limit - 1].uuid if limit else None)
-    return rows, None
 
 
 @endpoint(summary="List servers")

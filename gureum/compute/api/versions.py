@@ -25,9 +25,22 @@ def v21_document(root: str) -> dict[str, Any]:
     }
 
 
+def v20_document(root: str) -> dict[str, Any]:
+    """The legacy v2.0 API, which Nova still lists first (SUPPORTED, no microversions)."""
+    return {
+        "id": "v2.0",
+        "status": "SUPPORTED",
+        "version": "",
+        "min_version": "",
+        "updated": "2011-01-21T11:33:21Z",
+        "links": [{"rel": "self", "href": f"{root}/v2/"}],
+    }
+
+
 async def versions(request: Request) -> JSONResponse:
     root = service_root(request)
-    return JSONResponse({"versions": [v21_document(root)]})
+    # Nova lists v2.0 before v2.1; tempest's test_list_api_versions checks the order.
+    return JSONResponse({"versions": [v20_document(root), v21_document(root)]})
 
 
 async def v21(request: Request) -> JSONResponse:
