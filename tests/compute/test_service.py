@@ -321,3 +321,74 @@ def test_create_makes_rows_with_the_flavor_it_found_and_enforces_policy(cloud: C
     assert got.flavor["name"] == "t2.nano" and got.project_id == PROJECT
     with pytest.raises(Forbidden):
         cloud.compute.create_servers(ctx(roles=("reader",)), request)
+
+
+def network(cloud: Cloud, cidr: str) -> str:
+    net = cloud.network.create(ctx(), "network", {"name": f"net-{cidr}"})
+    cloud.network.create(ctx(), "subnet", {"network_id": net["id"], "cidr": cidr, "ip_version": 4})
+    return net["id"]
+
+
+def test_list_filters_by_fixed_ip_as_a_regex_in_a_fixed_number_of_statements(cloud: Cloud, tmp_path: Path) -> None:
+    from sqlalchemy import event  # noqa: PLC0415
+
+    image_id = boot_image(cloud, tmp_path)
+    net = network(cloud, "10.100.0.0/24")
+    made = []
+    for n in range(3):
+        request = ServerRequest(name=f"ip-{n}", image_id=image_id, flavor_ref=flavor_id("t2.nano"),
+                                networks=[{"uuid": net, "fixed_ip": f"10.100.0.{5 + n * 10}"}])
+        made.append(cloud.compute.create_servers(ctx(), request)[0][0].uuid)
+    shown, _ = cloud.compute.list_servers(ctx(), {"ip": "10.100.0.5"}, detailed=True)
+    assert [s.instance.uuid for s in shown] == [made[0]]
+    shown, _ = cloud.compute.list_servers(ctx(), {"ip": r"10\.100\.0\.[12]"}, detailed=False)
+    assert sorted(s.instance.uuid for s in shown) == sorted(made[1:])
+    assert cloud.compute.list_servers(ctx(), {"ip6": "fe80"}, detailed=True)[0] == []
+
+    seen: list[str] = []
+    event.listen(cloud.db.engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    counts = []
+    for params in ({}, {"limit": "1"}):
+        seen.clear()
+        page, _ = cloud.compute.list_servers(ctx(), params, detailed=True)
+        assert all(p.addresses for p in page)
+        counts.append(len([s for s in seen if s.lstrip().upper().startswith("SELECT")]))
+    assert counts[0] == counts[1], counts  # batched: no statement per server
+
+
+def test_nova_security_groups_proxy_onto_the_network_service(cloud: Cloud) -> None:
+    compute = cloud.compute
+    group = compute.create_nova_security_group(ctx(), " web ", "for the web")
+    assert (group["name"], group["description"], group["tenant_id"], group["rules"]) == (
+        "web", "for the web", PROJECT, [])
+    rule = compute.create_nova_security_group_rule(ctx(), {"parent_group_id": group["id"], "ip_protocol": "tcp",
+                                                           "from_port": 22, "to_port": 22, "cidr": "10.0.0.0/8"})
+    assert rule == {"id": rule["id"], "parent_group_id": group["id"], "ip_protocol": "tcp", "from_port": 22,
+                    "to_port": 22, "group": {}, "ip_range": {"cidr": "10.0.0.0/8"}}
+    from_group = compute.create_nova_security_group_rule(ctx(), {"parent_group_id": group["id"], "ip_protocol": "icmp",
+                                                                 "from_port": -1, "to_port": -1, "group_id": group["id"]})
+    assert (from_group["group"], from_group["ip_range"]) == ({"name": "web", "tenant_id": PROJECT}, {})
+    shown = compute.show_nova_security_group(ctx(), group["id"])
+    assert sorted(r["id"] for r in shown["rules"]) == sorted([rule["id"], from_group["id"]])
+    names = [g["name"] for g in compute.list_nova_security_groups(ctx())]
+    assert names == ["default", "web"]
+    updated = compute.update_nova_security_group(ctx(), group["id"], "web2", "renamed")
+    assert (updated["name"], updated["description"]) == ("web2", "renamed")
+    compute.delete_nova_security_group_rule(ctx(), rule["id"])
+    with pytest.raises(NotFound, match=f"Security group rule {rule['id']} could not be found."):
+        compute.delete_nova_security_group_rule(ctx(), rule["id"])
+    compute.delete_nova_security_group(ctx(), group["id"])
+    with pytest.raises(NotFound, match=f"Security group {group['id']} not found."):
+        compute.show_nova_security_group(ctx(), group["id"])
+    default = next(g for g in compute.list_nova_security_groups(ctx()) if g["name"] == "default")
+    with pytest.raises(BadRequest, match="default security group"):
+        compute.delete_nova_security_group(ctx(), default["id"])
+    for bad, message in ((("", "x"), "name should not be empty"), (("x" * 256, "x"), "greater than 255"),
+                         (("x", None), "description is not a string")):
+        with pytest.raises(BadRequest, match=message):
+            compute.create_nova_security_group(ctx(), *bad)
+    with pytest.raises(BadRequest, match="Invalid port range"):
+        compute.create_nova_security_group_rule(ctx(), {"parent_group_id": default["id"], "ip_protocol": "tcp",
+                                                        "from_port": 80, "to_port": 22})
+    with pytest.raises(NotFound):
+        compute.show_nova_security_group(ctx("q" * 32), default["id"])

@@ -559,13 +559,23 @@ class AdminApi:
             data = resp.read()
         return json.loads(data) if data else {}
 
+    def transfer(self, method: str, service: str, path: str, data: bytes | None = None) -> bytes:
+        """Image data in or out (octet-stream)."""
+        req = urllib.request.Request(self.endpoints[service] + path, method=method, data=data,
+                                     headers={"X-Auth-Token": self.token,
+                                              "Content-Type": "application/octet-stream"})
+        with urllib.request.urlopen(req, timeout=300) as resp:
+            return resp.read()
+
 
 # --- what compute tests need in the cloud --------------------------------------
 
 GUEST_IMAGE = "gureum-guest"
+# A second copy of the guest image: rebuild tests want image_ref_alt to differ from image_ref.
+ALT_IMAGE = "gureum-guest-alt"
 # Two small flavors for server tests; the alternate is the larger, as resize tests want.
 TEST_FLAVORS = (("gureum-tempest-128", 128), ("gureum-tempest-192", 192))
-NO_COMPUTE = {"image_ref": "", "flavor_ref": "", "flavor_ref_alt": "",
+NO_COMPUTE = {"image_ref": "", "image_ref_alt": "", "flavor_ref": "", "flavor_ref_alt": "",
               "compute_min_microversion": "", "compute_max_microversion": ""}
 
 
@@ -593,11 +603,26 @@ def prepare_compute(env: dict[str, str], timeout: float) -> dict[str, str]:
                             {"flavor": {"name": name, "ram": ram, "vcpus": 1, "disk": 1}})["flavor"]
             flavors[name] = made["id"]
         refs.append(flavors[name])
+    alt_id = alt_image(api, image_id)
     version = api.call("GET", "compute", "/")["version"]
-    log(f"compute: image {GUEST_IMAGE} {image_id}, flavors {', '.join(n for n, _ in TEST_FLAVORS)}, "
+    log(f"compute: images {GUEST_IMAGE} {image_id} and {ALT_IMAGE} {alt_id}, flavors {', '.join(n for n, _ in TEST_FLAVORS)}, "
         f"microversions {version['min_version']} to {version['version']}")
-    return {"image_ref": image_id, "flavor_ref": refs[0], "flavor_ref_alt": refs[1],
+    return {"image_ref": image_id, "image_ref_alt": alt_id, "flavor_ref": refs[0], "flavor_ref_alt": refs[1],
             "compute_min_microversion": version["min_version"], "compute_max_microversion": version["version"]}
+
+
+def alt_image(api: AdminApi, image_id: str) -> str:
+    """The alternate image: the guest image's data again under another name and id (made once)."""
+    found = api.call("GET", "image", f"/v2/images?name={ALT_IMAGE}&status=active")["images"]
+    if found:
+        return found[0]["id"]
+    base = api.call("GET", "image", f"/v2/images/{image_id}")
+    made = api.call("POST", "image", "/v2/images", {
+        "name": ALT_IMAGE, "disk_format": base["disk_format"], "container_format": base["container_format"],
+        "visibility": "public", "min_disk": base.get("min_disk") or 0, "min_ram": base.get("min_ram") or 0})
+    api.transfer("PUT", "image", f"/v2/images/{made['id']}/file",
+                 api.transfer("GET", "image", f"/v2/images/{image_id}/file"))
+    return made["id"]
 
 
 # --- what network tests need in the cloud --------------------------------------
