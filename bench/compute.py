@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--guests", type=int, default=3)
     args = parser.parse_args()
     state = Path(tempfile.mkdtemp(prefix="gb-", dir="/tmp"))
-    cloud = start_cloud(state)
+    cloud = start_cloud(state, timeout=300)  # a loaded machine takes longer than the default minute
     try:
         image_id = wait_for_compute(cloud)
         token = cloud.token()

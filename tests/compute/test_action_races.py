@@ -107,7 +107,7 @@ def active_server(cloud: RunningCloud, setup: dict[str, str], flavor: str = "t2.
         report(cloud, [{"uuid": server_id, "power_state": 1}])
         return api(cloud, setup["token"], "GET", f"/servers/{server_id}")[1]["server"]["status"] == "ACTIVE"
 
-    wait_for(active, 30, 0.2, "the server ACTIVE")
+    wait_for(active, 120, 0.2, "the server ACTIVE")  # reports are slow on a loaded machine
     return server_id
 
 
