@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 
 from gureum.db.engine import make_engine
 from gureum.db.migrate import current_revision, head_revision, upgrade
-from gureum.db.models import metadata
+from gureum.tables import metadata
 
 
 def assert_no_drift(url: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from gureum.db.models import metadata
+from gureum.tables import metadata
 
 engine = context.config.attributes["engine"]
 with engine.begin() as connection:
