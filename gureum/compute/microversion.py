@@ -1,67 +1,23 @@
-"""Compute API microversions: `OpenStack-API-Version: compute X.Y`."""
+"""Compute API microversions: `OpenStack-API-Version: compute X.Y` (or Nova's legacy header)."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 from starlette.datastructures import Headers
 
-from gureum.http.errors import BadRequest, NotAcceptable
+from gureum.http.microversion import Microversion, VersionRange, version_string
+
+__all__ = ["MAX_VERSION", "MIN_VERSION", "Microversion", "requested", "response_headers", "version_string"]
 
 MIN_VERSION = (2, 1)
 # Skyline pins 2.79; every shape change up to here is implemented where gureum has the call.
 MAX_VERSION = (2, 79)
 
-_VERSION_RE = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
-
-
-@dataclass(frozen=True, order=True)
-class Microversion:
-    major: int
-    minor: int
-
-    def __str__(self) -> str:
-        return f"{self.major}.{self.minor}"
-
-    def at_least(self, minor: int) -> bool:
-        return (self.major, self.minor) >= (2, minor)
-
-
-def version_string(v: tuple[int, int]) -> str:
-    return f"{v[0]}.{v[1]}"
+RANGE = VersionRange("compute", MIN_VERSION, MAX_VERSION, legacy_header="X-OpenStack-Nova-API-Version")
 
 
 def requested(headers: Headers) -> Microversion:
-    """The version asked for: 2.1 when none, the newest for 'latest', 406 outside our range."""
-    raw = None
-    value = headers.get("openstack-api-version")
-    if value:
-        for part in value.split(","):
-            service, _, version = part.strip().partition(" ")
-            if service.lower() == "compute":
-                raw = version.strip()
-    if raw is None:
-        raw = headers.get("x-openstack-nova-api-version")
-    if raw is None:
-        return Microversion(*MIN_VERSION)
-    if raw.lower() == "latest":
-        return Microversion(*MAX_VERSION)
-    m = _VERSION_RE.match(raw)
-    if not m:
-        raise BadRequest(f"API Version String {raw} is of invalid format. Must be of format MajorNum.MinorNum.")
-    version = (int(m.group(1)), int(m.group(2)))
-    if not MIN_VERSION <= version <= MAX_VERSION:
-        raise NotAcceptable(
-            f"Version {raw} is not supported by the API. Minimum is {version_string(MIN_VERSION)} "
-            f"and maximum is {version_string(MAX_VERSION)}."
-        )
-    return Microversion(*version)
+    return RANGE.requested(headers)
 
 
 def response_headers(version: Microversion) -> dict[str, str]:
-    return {
-        "OpenStack-API-Version": f"compute {version}",
-        "X-OpenStack-Nova-API-Version": str(version),
-        "Vary": "OpenStack-API-Version, X-OpenStack-Nova-API-Version",
-    }
+    return RANGE.response_headers(version)
