@@ -346,14 +346,15 @@ def test_list_filters_by_fixed_ip_as_a_regex_in_a_fixed_number_of_statements(clo
     assert cloud.compute.list_servers(ctx(), {"ip6": "fe80"}, detailed=True)[0] == []
 
     seen: list[str] = []
-    event.listen(cloud.db.engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    for engine in {id(e): e for e in (cloud.db.engine, cloud.db.read_engine)}.values():
+        event.listen(engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
     counts = []
     for params in ({}, {"limit": "1"}):
         seen.clear()
         page, _ = cloud.compute.list_servers(ctx(), params, detailed=True)
         assert all(p.addresses for p in page)
         counts.append(len([s for s in seen if s.lstrip().upper().startswith("SELECT")]))
-    assert counts[0] == counts[1], counts  # batched: no statement per server
+    assert counts[0] == counts[1] and counts[0] > 0, counts  # batched: no statement per server
 
 
 def test_nova_security_groups_proxy_onto_the_network_service(cloud: Cloud) -> None:
