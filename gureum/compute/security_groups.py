@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from gureum.http.context import RequestContext
 from gureum.http.errors import ApiError, BadRequest, Conflict, NotFound
+from gureum.image.service import is_uuid
 from gureum.network.listing import ListQuery
 
 if TYPE_CHECKING:
@@ -45,11 +46,10 @@ def nova_group(view: dict[str, Any], known: dict[str, dict[str, Any]]) -> dict[s
 
 
 def _property(value: Any, name: str) -> str:
-    """Nova's validate_property: a string, stripped, 1 to 255 characters."""
+    """Nova's validate_property: a string of 1 to 255 characters, not only blanks (kept as given)."""
     if not isinstance(value, str):
         raise BadRequest(f"Security group {name} is not a string or unicode")
-    value = value.strip()
-    if not value:
+    if not value.strip():
         raise BadRequest(f"Security group {name} should not be empty.")
     if len(value) > 255:
         raise BadRequest(f"Security group {name} should not be greater than 255 characters.")
@@ -126,7 +126,7 @@ class SecurityGroupProxy:
         """Nova's rule create: an ingress rule from a CIDR (0.0.0.0/0 by default) or from a group."""
         self.cloud.policy.enforce(ctx, POLICY + "rule:create", {"project_id": ctx.project_id})
         parent = rule.get("parent_group_id")
-        if parent in (None, ""):
+        if parent in (None, "") or not is_uuid(str(parent)):
             raise BadRequest("Security group id should be uuid")
         attrs = self._rule_attrs(rule)
         with self.cloud.db.session():

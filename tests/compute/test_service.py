@@ -361,18 +361,18 @@ def test_nova_security_groups_proxy_onto_the_network_service(cloud: Cloud) -> No
     compute = cloud.compute
     group = compute.create_nova_security_group(ctx(), " web ", "for the web")
     assert (group["name"], group["description"], group["tenant_id"], group["rules"]) == (
-        "web", "for the web", PROJECT, [])
+        " web ", "for the web", PROJECT, [])
     rule = compute.create_nova_security_group_rule(ctx(), {"parent_group_id": group["id"], "ip_protocol": "tcp",
                                                            "from_port": 22, "to_port": 22, "cidr": "10.0.0.0/8"})
     assert rule == {"id": rule["id"], "parent_group_id": group["id"], "ip_protocol": "tcp", "from_port": 22,
                     "to_port": 22, "group": {}, "ip_range": {"cidr": "10.0.0.0/8"}}
     from_group = compute.create_nova_security_group_rule(ctx(), {"parent_group_id": group["id"], "ip_protocol": "icmp",
                                                                  "from_port": -1, "to_port": -1, "group_id": group["id"]})
-    assert (from_group["group"], from_group["ip_range"]) == ({"name": "web", "tenant_id": PROJECT}, {})
+    assert (from_group["group"], from_group["ip_range"]) == ({"name": " web ", "tenant_id": PROJECT}, {})
     shown = compute.show_nova_security_group(ctx(), group["id"])
     assert sorted(r["id"] for r in shown["rules"]) == sorted([rule["id"], from_group["id"]])
     names = [g["name"] for g in compute.list_nova_security_groups(ctx())]
-    assert names == ["default", "web"]
+    assert names == [" web ", "default"]
     updated = compute.update_nova_security_group(ctx(), group["id"], "web2", "renamed")
     assert (updated["name"], updated["description"]) == ("web2", "renamed")
     compute.delete_nova_security_group_rule(ctx(), rule["id"])
@@ -385,7 +385,7 @@ def test_nova_security_groups_proxy_onto_the_network_service(cloud: Cloud) -> No
     with pytest.raises(BadRequest, match="default security group"):
         compute.delete_nova_security_group(ctx(), default["id"])
     for bad, message in ((("", "x"), "name should not be empty"), (("x" * 256, "x"), "greater than 255"),
-                         (("x", None), "description is not a string")):
+                         (("x", None), "description is not a string"), (("  ", "x"), "name should not be empty")):
         with pytest.raises(BadRequest, match=message):
             compute.create_nova_security_group(ctx(), *bad)
     with pytest.raises(BadRequest, match="Invalid port range"):
@@ -393,3 +393,6 @@ def test_nova_security_groups_proxy_onto_the_network_service(cloud: Cloud) -> No
                                                         "from_port": 80, "to_port": 22})
     with pytest.raises(NotFound):
         compute.show_nova_security_group(ctx("q" * 32), default["id"])
+    with pytest.raises(BadRequest, match="should be uuid"):
+        compute.create_nova_security_group_rule(ctx(), {"parent_group_id": "not-an-id", "ip_protocol": "tcp",
+                                                        "from_port": 22, "to_port": 22})

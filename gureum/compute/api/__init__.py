@@ -68,6 +68,8 @@ class MicroversionMiddleware:
 def compute_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = [
         Route("/", versions.versions, methods=["GET"]),
+        Route("/v2", versions.v20, methods=["GET"]),
+        Route("/v2/", versions.v20, methods=["GET"]),
         Route("/v2.1", versions.v21, methods=["GET"]),
         Route("/v2.1/", versions.v21, methods=["GET"]),
     ]

@@ -64,10 +64,11 @@ def update_group(req: ApiRequest) -> dict[str, Any]:
         req.context, req.path["group_id"], group.get("name"), group.get("description"))}
 
 
-@endpoint(status=202, summary="Delete a security group (proxy)")
-def delete_group(req: ApiRequest) -> None:
+@endpoint(summary="Delete a security group (proxy)")
+def delete_group(req: ApiRequest) -> Any:
     _proxied(req)
     req.cloud.compute.delete_nova_security_group(req.context, req.path["group_id"])
+    return 202, None
 
 
 @endpoint(json_body=True, summary="Create a security group rule (proxy)")
@@ -80,14 +81,22 @@ def create_rule(req: ApiRequest) -> dict[str, Any]:
         req.context, body["security_group_rule"])}
 
 
-@endpoint(status=202, summary="Delete a security group rule (proxy)")
-def delete_rule(req: ApiRequest) -> None:
+@endpoint(summary="Delete a security group rule (proxy)")
+def delete_rule(req: ApiRequest) -> Any:
     _proxied(req)
     req.cloud.compute.delete_nova_security_group_rule(req.context, req.path["rule_id"])
+    return 202, None
+
+
+@endpoint(summary="No security group named")
+def no_group(req: ApiRequest) -> None:
+    raise NotFound("The resource could not be found.")
 
 
 def routes() -> list[BaseRoute]:
     return [
+        # A trailing slash names no group: Nova's 404 (not the collection's 405).
+        Route("/v2.1/os-security-groups/", no_group, methods=["GET", "PUT", "DELETE"]),
         Route("/v2.1/os-security-groups", list_groups, methods=["GET"]),
         Route("/v2.1/os-security-groups", create_group, methods=["POST"]),
         Route("/v2.1/os-security-groups/{group_id}", show_group, methods=["GET"]),

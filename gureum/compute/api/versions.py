@@ -43,6 +43,14 @@ async def versions(request: Request) -> JSONResponse:
     return JSONResponse({"versions": [v20_document(root), v21_document(root)]})
 
 
+async def v20(request: Request) -> JSONResponse:
+    """GET /v2/: the legacy API's document (Nova serves v2.0 as v2.1 without microversions)."""
+    doc = v20_document(service_root(request))
+    doc["media-types"] = [{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2"}]
+    doc["links"].append({"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"})
+    return JSONResponse({"version": doc})
+
+
 async def v21(request: Request) -> JSONResponse:
     root = service_root(request)
     doc = v21_document(root)
