@@ -65,3 +65,13 @@ def member_env(cloud: RunningCloud) -> dict[str, str]:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: boots real guests or runs long; still part of CI")
     os.environ.setdefault("GUREUM_REPO", str(Path(__file__).resolve().parent.parent))
+
+
+BROWSER_TESTS = Path(__file__).resolve().parent / "dashboard" / "browser"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API keeps an asyncio loop running in the
+    main thread until the session ends, and pyroute2 (the dataplane, run in-process by
+    tests/dataplane) then fails with 'This event loop is already running'."""
+    items.sort(key=lambda item: BROWSER_TESTS in Path(str(item.path)).parents)
