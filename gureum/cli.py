@@ -98,6 +98,7 @@ def run_controller(settings: Settings, write_client_config: bool, started: float
         f"  state:    {settings.state_dir}",
         f"  admin:    user admin, project admin, password in {settings.state_dir / 'admin-password'}",
         f"  openrc:   source {openrc}",
+        f"  dashboard: {settings.base_url}/dashboard (log in as admin with {password})",
     ]
     if write_client_config:
         clouds_yaml = settings.effective_clouds_yaml
