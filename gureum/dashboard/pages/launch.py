@@ -55,8 +55,11 @@ async def load_choices(api: ApiClient, project_id: str) -> Choices:
         api.get_json("/compute/v2.1/os-keypairs", "Listing key pairs"),
         api.get_json("/network/v2.0/security-groups", "Listing security groups", project_id=project_id),
         api.get_json("/compute/v2.1/limits", "Reading limits"))
-    # Guests attach to the project's own and shared networks; an external network is for routers.
-    usable = [n for n in networks["networks"] if not n.get("router:external") and n.get("status") != "ERROR"]
+    # Guests attach to the project's own and shared networks (an admin lists every project's);
+    # an external network is for routers.
+    usable = [n for n in networks["networks"]
+              if (n.get("project_id") == project_id or n.get("shared"))
+              and not n.get("router:external") and n.get("status") != "ERROR"]
     return Choices(
         images=sorted(images["images"], key=lambda i: i.get("name") or ""),
         flavors=sorted(flavors["flavors"], key=lambda f: (f["ram"], f["vcpus"], f["name"])),
