@@ -11,6 +11,7 @@ import logging
 import os
 import secrets
 import uuid
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -432,8 +433,11 @@ class ComputeService(ServerActions, SecurityGroupProxy):
 
     def _drop_failed_snapshot(self, image_id: str, project_id: str, reason: str) -> None:
         log.warning("snapshot image %s failed, deleting it: %s", image_id, reason)
+        report = self.cloud.db.current
         try:
-            self.cloud.image.delete_image(service_context(project_id), image_id)
+            # A savepoint: a delete that fails leaves the report's own writes whole.
+            with report.begin_nested() if report is not None else nullcontext():
+                self.cloud.image.delete_image(service_context(project_id), image_id)
         except Exception:  # noqa: BLE001 - a missing image is already what we want
             log.info("snapshot image %s was already gone", image_id)
 

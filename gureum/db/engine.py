@@ -16,7 +16,8 @@ outermost block commits. A `session()` opened inside a `read()` is a bug
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -25,6 +26,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 READ_ONLY_KEY = "gureum.read_only"
+AFTER_COMMIT_KEY = "gureum.after_commit"
+log = logging.getLogger(__name__)
 
 
 class ReadOnlySessionWrite(RuntimeError):
@@ -127,6 +130,21 @@ class Database:
         finally:
             self._current.reset(reset)
             session.close()
+        # Only a committed unit of work runs its after-commit steps, each outside any session.
+        for step in session.info.pop(AFTER_COMMIT_KEY, []):
+            try:
+                step()
+            except Exception:  # noqa: BLE001 - the commit stands; a leftover is reconciled later
+                log.exception("an after-commit step failed")
+
+    def after_commit(self, step: Callable[[], None]) -> None:
+        """Run step once the enclosing write session commits (at once outside one): for work
+        that cannot roll back, such as removing stored bytes a deleted row referred to."""
+        outer = self._current.get()
+        if outer is None or outer.info.get(READ_ONLY_KEY):
+            step()
+            return
+        outer.info.setdefault(AFTER_COMMIT_KEY, []).append(step)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

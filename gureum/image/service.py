@@ -418,6 +418,11 @@ class ImageService:
                 raise Forbidden(f"Image {image_id} is protected and cannot be deleted.")
             key = image.data_key
             s.delete(image)
+            # Bytes go only once the delete commits: it may be part of a larger unit of work
+            # (a failed snapshot dropped inside an agent report) that still rolls back.
+            self.cloud.db.after_commit(lambda: self._forget_bytes(image_id, key))
+
+    def _forget_bytes(self, image_id: str, key: str | None) -> None:
         self.store.unstage(image_id)
         if key is not None:
             self._release_data(key)

@@ -18,6 +18,7 @@ from gureum.config import Settings
 from gureum.db.base import utcnow
 from gureum.http.context import RequestContext
 from gureum.http.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
+from gureum.image.models import Image
 
 PROJECT = "p" * 32
 
@@ -396,3 +397,22 @@ def test_nova_security_groups_proxy_onto_the_network_service(cloud: Cloud) -> No
     with pytest.raises(BadRequest, match="should be uuid"):
         compute.create_nova_security_group_rule(ctx(), {"parent_group_id": "not-an-id", "ip_protocol": "tcp",
                                                         "from_port": 22, "to_port": 22})
+
+
+def test_a_failed_snapshot_dropped_in_a_report_that_rolls_back_keeps_its_bytes(cloud: Cloud, tmp_path: Path) -> None:
+    image_id = boot_image(cloud, tmp_path)
+    with cloud.db.read() as s:
+        key = s.get(Image, image_id).data_key
+    data = cloud.image.store.data_path(key)
+    assert data.exists()
+    with pytest.raises(RuntimeError), cloud.db.session():
+        cloud.compute._drop_failed_snapshot(image_id, PROJECT, "upload failed")
+        raise RuntimeError("the rest of the report failed")
+    # The image row came back with the rollback, so its bytes must still be there.
+    assert cloud.image.get_image(ctx(), image_id)["status"] == "active" and data.exists()
+    with cloud.db.session():
+        cloud.compute._drop_failed_snapshot(image_id, PROJECT, "upload failed")
+        assert data.exists()  # only once the report commits
+    assert not data.exists()
+    with pytest.raises(NotFound):
+        cloud.image.get_image(ctx(), image_id)
