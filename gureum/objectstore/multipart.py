@@ -37,6 +37,39 @@ def s3_error(kind: str, message: str, status: int = 400) -> ApiError:
 
 
 @dataclass
+class UploadRow:
+    key: str
+    upload_id: str
+    initiated: float
+
+
+@dataclass
+class UploadListing:
+    """A page of ListMultipartUploads: uploads and common prefixes in key order."""
+
+    uploads: list[UploadRow]
+    prefixes: list[str]
+    truncated: bool
+    next_key: str
+    next_upload_id: str
+
+
+@dataclass
+class PartRow:
+    part_number: int
+    etag: str
+    size: int
+    modified: float
+
+
+@dataclass
+class PartListing:
+    parts: list[PartRow]
+    truncated: bool
+    next_part: int
+
+
+@dataclass
 class PartPlan:
     upload_id: str
     part_number: int
@@ -119,6 +152,34 @@ class MultipartMethods:
         self.free_blobs([p.blob_id for p in parts.values() if p.blob_id not in kept])
         return result
 
+    def list_uploads(self: "ObjectStoreService", caller: Caller, project_id: str, bucket: str, *, prefix: str,
+                     delimiter: str, key_marker: str, upload_id_marker: str, limit: int) -> UploadListing:
+        """Uploads in progress ordered by key then initiation, after (key_marker, upload_id_marker)."""
+        with self.db.read() as s:
+            box = self._object_container(s, caller, project_id, bucket, write=False)
+            after: tuple[str, float, str] | None = None
+            if key_marker and upload_id_marker:
+                marked = s.get(S3Upload, upload_id_marker)
+                if marked is not None and marked.container_id == box.id and marked.name == key_marker:
+                    after = (marked.name, marked.created_at, marked.id)
+            query = (select(S3Upload.name, S3Upload.id, S3Upload.created_at)
+                     .where(S3Upload.container_id == box.id, S3Upload.name >= max(prefix, key_marker))
+                     .order_by(S3Upload.name, S3Upload.created_at, S3Upload.id))
+            rows = s.execute(query).all()
+        return _page_uploads(rows, prefix=prefix, delimiter=delimiter, key_marker=key_marker, after=after,
+                             limit=limit)
+
+    def list_parts(self: "ObjectStoreService", caller: Caller, project_id: str, bucket: str, key: str,
+                   upload_id: str, *, marker: int, limit: int) -> PartListing:
+        with self.db.read() as s:
+            self._upload(s, caller, project_id, bucket, key, upload_id)
+            query = (select(S3Part).where(S3Part.upload_id == upload_id, S3Part.part_number > marker)
+                     .order_by(S3Part.part_number).limit(limit + 1))
+            parts = [PartRow(p.part_number, p.etag, p.size, p.created_at) for p in s.execute(query).scalars()]
+        truncated = len(parts) > limit
+        parts = parts[:limit]
+        return PartListing(parts, truncated, parts[-1].part_number if parts else 0)
+
     def abort_upload(self: "ObjectStoreService", caller: Caller, project_id: str, bucket: str, key: str,
                      upload_id: str) -> None:
         with self.db.session() as s:
@@ -150,4 +211,42 @@ class MultipartMethods:
             raise BadRequest("Part number must be an integer") from None
 
 
-__all__ = ["MultipartMethods", "NotFound", "PartPlan", "s3_error"]
+def _page_uploads(rows: list[tuple[str, str, float]], *, prefix: str, delimiter: str, key_marker: str,
+                  after: tuple[str, float, str] | None, limit: int) -> UploadListing:
+    uploads: list[UploadRow] = []
+    prefixes: list[str] = []
+    last_key, last_id, truncated = "", "", False
+    for name, upload_id, created_at in rows:
+        if not name.startswith(prefix):
+            if name > prefix:
+                break
+            continue
+        if after is not None:
+            if (name, created_at, upload_id) <= after:
+                continue
+        elif key_marker and name <= key_marker:
+            continue
+        common = _common_prefix(name, prefix, delimiter)
+        if common is not None and (common == last_key or (key_marker and common <= key_marker)):
+            continue
+        if len(uploads) + len(prefixes) >= limit:
+            truncated = True
+            break
+        if common is not None:
+            prefixes.append(common)
+            last_key, last_id = common, ""
+        else:
+            uploads.append(UploadRow(name, upload_id, created_at))
+            last_key, last_id = name, upload_id
+    return UploadListing(uploads, prefixes, truncated, last_key, last_id)
+
+
+def _common_prefix(name: str, prefix: str, delimiter: str) -> str | None:
+    if not delimiter:
+        return None
+    at = name.find(delimiter, len(prefix))
+    return None if at < 0 else name[:at + len(delimiter)]
+
+
+__all__ = ["MultipartMethods", "NotFound", "PartListing", "PartPlan", "PartRow", "UploadListing", "UploadRow",
+           "s3_error"]

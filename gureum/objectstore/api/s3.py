@@ -40,6 +40,8 @@ from gureum.objectstore.store import WrittenBlob
 from gureum.objectstore.transfers import copy_object, read_segments, receive_object, receive_part, stream
 
 MAX_KEYS = 1000
+MAX_LISTED = 1000
+MAX_INT = 2147483647
 MAX_XML_BODY = 2 * 1024 * 1024
 
 
@@ -260,7 +262,9 @@ async def bucket_request(request: Request, caller: Caller, project_id: str, buck
         if "location" in query:
             await _in_thread(service.show_container, caller, project_id, bucket)
             return Response(views.location(), media_type=views.XML_TYPE)
-        for unsupported in ("uploads", "versioning", "acl", "policy", "lifecycle", "cors", "tagging"):
+        if "uploads" in query:
+            return await _list_uploads(request, caller, project_id, bucket)
+        for unsupported in ("versioning", "acl", "policy", "lifecycle", "cors", "tagging"):
             if unsupported in query:
                 raise s3_error("NotImplemented", f"?{unsupported} is not implemented by gureum's S3.", 501)
         return await _list_objects(request, caller, project_id, bucket)
@@ -296,6 +300,53 @@ async def _list_objects(request: Request, caller: Caller, project_id: str, bucke
                               truncated=truncated, v2=v2, start=query.get("start-after", ""),
                               next_token=next_token, marker=token if v2 else marker,
                               fetch_owner=query.get("fetch-owner") == "true")
+    return Response(body, media_type=views.XML_TYPE)
+
+
+def _count(query: Any, name: str, default: int) -> int:
+    """A paging number from the query: an integer 0..2^31-1, or InvalidArgument."""
+    raw = query.get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise s3_error("InvalidArgument", f"Provided {name} not an integer or within integer range", 400) from None
+    if not 0 <= value <= MAX_INT:
+        raise s3_error("InvalidArgument", f"Argument {name} must be an integer between 0 and {MAX_INT}", 400)
+    return value
+
+
+def _url_encoding(query: Any) -> bool:
+    kind = query.get("encoding-type")
+    if kind not in (None, "url"):
+        raise s3_error("InvalidArgument", "Invalid Encoding Method specified in Request", 400)
+    return kind == "url"
+
+
+async def _list_uploads(request: Request, caller: Caller, project_id: str, bucket: str) -> Response:
+    service = cloud_of(request).objectstore
+    query = request.query_params
+    max_uploads = min(_count(query, "max-uploads", MAX_LISTED), MAX_LISTED)
+    url_encoding = _url_encoding(query)
+    prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
+    key_marker, upload_id_marker = query.get("key-marker", ""), query.get("upload-id-marker", "")
+    listing = await anyio.to_thread.run_sync(lambda: service.list_uploads(
+        caller, project_id, bucket, prefix=prefix, delimiter=delimiter, key_marker=key_marker,
+        upload_id_marker=upload_id_marker if key_marker else "", limit=max_uploads))
+    body = views.list_uploads(bucket, project_id, listing, prefix=prefix, delimiter=delimiter,
+                              key_marker=key_marker, upload_id_marker=upload_id_marker, max_uploads=max_uploads,
+                              url_encoding=url_encoding)
+    return Response(body, media_type=views.XML_TYPE)
+
+
+async def _list_parts(request: Request, caller: Caller, project_id: str, bucket: str, key: str) -> Response:
+    service = cloud_of(request).objectstore
+    query = request.query_params
+    max_parts = min(_count(query, "max-parts", MAX_LISTED), MAX_LISTED)
+    marker = _count(query, "part-number-marker", 0)
+    upload_id = query["uploadId"]
+    listing = await anyio.to_thread.run_sync(lambda: service.list_parts(
+        caller, project_id, bucket, key, upload_id, marker=marker, limit=max_parts))
+    body = views.list_parts(bucket, key, upload_id, project_id, listing, marker=marker, max_parts=max_parts)
     return Response(body, media_type=views.XML_TYPE)
 
 
@@ -367,6 +418,8 @@ async def object_request(request: Request, caller: Caller, signed: SignedRequest
     if method == "DELETE" and "uploadId" in query:
         await _in_thread(service.abort_upload, caller, project_id, bucket, key, query["uploadId"])
         return Response(status_code=204)
+    if method == "GET" and "uploadId" in query:
+        return await _list_parts(request, caller, project_id, bucket, key)
     if method == "PUT" and "uploadId" in query:
         number = query.get("partNumber", "")
         if not number.isdigit():

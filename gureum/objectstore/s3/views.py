@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from gureum.objectstore.listing import Subdir
@@ -102,3 +103,44 @@ def complete_upload(location_url: str, bucket: str, key: str, etag: str) -> byte
 def copy_result(etag: str, timestamp: float) -> bytes:
     return (HEAD + f'<CopyObjectResult xmlns="{NS}">' + _el("LastModified", iso(timestamp)) + _el("ETag", etag)
             + "</CopyObjectResult>").encode()
+
+
+def _person(tag: str, project_id: str) -> str:
+    return f"<{tag}>" + _el("ID", project_id) + _el("DisplayName", project_id) + f"</{tag}>"
+
+
+def list_uploads(bucket: str, project_id: str, listing: Any, *, prefix: str, delimiter: str, key_marker: str,
+                 upload_id_marker: str, max_uploads: int, url_encoding: bool) -> bytes:
+    """ListMultipartUploadsResult; with encoding-type=url, keys and prefixes are percent-encoded."""
+    enc = (lambda text: quote(text, safe="/")) if url_encoding else (lambda text: text)  # noqa: E731
+    parts = [HEAD, f'<ListMultipartUploadsResult xmlns="{NS}">', _el("Bucket", bucket),
+             _el("KeyMarker", enc(key_marker)), _el("UploadIdMarker", upload_id_marker),
+             _el("NextKeyMarker", enc(listing.next_key if listing.truncated else "")),
+             _el("NextUploadIdMarker", listing.next_upload_id if listing.truncated else ""),
+             _el("Prefix", enc(prefix))]
+    if delimiter:
+        parts.append(_el("Delimiter", enc(delimiter)))
+    if url_encoding:
+        parts.append(_el("EncodingType", "url"))
+    parts += [_el("MaxUploads", max_uploads), _el("IsTruncated", "true" if listing.truncated else "false")]
+    for upload in listing.uploads:
+        parts.append("<Upload>" + _el("Key", enc(upload.key)) + _el("UploadId", upload.upload_id)
+                     + _person("Initiator", project_id) + _person("Owner", project_id)
+                     + _el("StorageClass", "STANDARD") + _el("Initiated", iso(upload.initiated)) + "</Upload>")
+    parts += ["<CommonPrefixes>" + _el("Prefix", enc(p)) + "</CommonPrefixes>" for p in listing.prefixes]
+    parts.append("</ListMultipartUploadsResult>")
+    return "".join(parts).encode()
+
+
+def list_parts(bucket: str, key: str, upload_id: str, project_id: str, listing: Any, *, marker: int,
+               max_parts: int) -> bytes:
+    parts = [HEAD, f'<ListPartsResult xmlns="{NS}">', _el("Bucket", bucket), _el("Key", key),
+             _el("UploadId", upload_id), _person("Initiator", project_id), _person("Owner", project_id),
+             _el("StorageClass", "STANDARD"), _el("PartNumberMarker", marker),
+             _el("NextPartNumberMarker", listing.next_part), _el("MaxParts", max_parts),
+             _el("IsTruncated", "true" if listing.truncated else "false")]
+    for part in listing.parts:
+        parts.append("<Part>" + _el("PartNumber", part.part_number) + _el("LastModified", iso(part.modified))
+                     + _el("ETag", f'"{part.etag}"') + _el("Size", part.size) + "</Part>")
+    parts.append("</ListPartsResult>")
+    return "".join(parts).encode()
