@@ -39,8 +39,7 @@ from gureum.objectstore.s3.sigv4 import SignatureProblem, SignedRequest
 from gureum.objectstore.store import WrittenBlob
 from gureum.objectstore.transfers import copy_object, read_segments, receive_object, receive_part, stream
 
-MAX_KEYS = 1000
-MAX_LISTED = 1000
+MAX_LISTED = 1000  # keys, uploads or parts in one listing, as AWS
 MAX_INT = 2147483647
 MAX_XML_BODY = 2 * 1024 * 1024
 
@@ -116,8 +115,8 @@ def _project(caller: Caller) -> str:
     return caller.ctx.project_id
 
 
-async def _in_thread(func: Any, *args: Any) -> Any:
-    return await anyio.to_thread.run_sync(lambda: func(*args))
+async def _in_thread(func: Any, *args: Any, **kwargs: Any) -> Any:
+    return await anyio.to_thread.run_sync(lambda: func(*args, **kwargs))
 
 
 async def _client_bytes(request: Request) -> AsyncIterator[bytes]:
@@ -275,12 +274,7 @@ async def _list_objects(request: Request, caller: Caller, project_id: str, bucke
     service = cloud_of(request).objectstore
     query = request.query_params
     v2 = query.get("list-type") == "2"
-    try:
-        max_keys = min(int(query.get("max-keys", MAX_KEYS)), MAX_KEYS)
-    except ValueError:
-        raise s3_error("InvalidArgument", "max-keys must be an integer", 400) from None
-    if max_keys < 0:
-        raise s3_error("InvalidArgument", "max-keys must be non-negative", 400)
+    max_keys = min(_count(query, "max-keys", MAX_LISTED), MAX_LISTED)
     token = query.get("continuation-token", "")
     if v2:
         try:
@@ -329,9 +323,9 @@ async def _list_uploads(request: Request, caller: Caller, project_id: str, bucke
     url_encoding = _url_encoding(query)
     prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
     key_marker, upload_id_marker = query.get("key-marker", ""), query.get("upload-id-marker", "")
-    listing = await anyio.to_thread.run_sync(lambda: service.list_uploads(
-        caller, project_id, bucket, prefix=prefix, delimiter=delimiter, key_marker=key_marker,
-        upload_id_marker=upload_id_marker if key_marker else "", limit=max_uploads))
+    listing = await _in_thread(service.list_uploads, caller, project_id, bucket, prefix=prefix, delimiter=delimiter,
+                               key_marker=key_marker, upload_id_marker=upload_id_marker if key_marker else "",
+                               limit=max_uploads)
     body = views.list_uploads(bucket, project_id, listing, prefix=prefix, delimiter=delimiter,
                               key_marker=key_marker, upload_id_marker=upload_id_marker, max_uploads=max_uploads,
                               url_encoding=url_encoding)
@@ -344,8 +338,8 @@ async def _list_parts(request: Request, caller: Caller, project_id: str, bucket:
     max_parts = min(_count(query, "max-parts", MAX_LISTED), MAX_LISTED)
     marker = _count(query, "part-number-marker", 0)
     upload_id = query["uploadId"]
-    listing = await anyio.to_thread.run_sync(lambda: service.list_parts(
-        caller, project_id, bucket, key, upload_id, marker=marker, limit=max_parts))
+    listing = await _in_thread(service.list_parts, caller, project_id, bucket, key, upload_id, marker=marker,
+                               limit=max_parts)
     body = views.list_parts(bucket, key, upload_id, project_id, listing, marker=marker, max_parts=max_parts)
     return Response(body, media_type=views.XML_TYPE)
 

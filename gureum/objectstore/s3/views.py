@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from gureum.objectstore.listing import Subdir
+
+if TYPE_CHECKING:
+    from gureum.objectstore.multipart import PartListing, UploadListing
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 XML_TYPE = "application/xml"
@@ -109,7 +112,7 @@ def _person(tag: str, project_id: str) -> str:
     return f"<{tag}>" + _el("ID", project_id) + _el("DisplayName", project_id) + f"</{tag}>"
 
 
-def list_uploads(bucket: str, project_id: str, listing: Any, *, prefix: str, delimiter: str, key_marker: str,
+def list_uploads(bucket: str, project_id: str, listing: UploadListing, *, prefix: str, delimiter: str, key_marker: str,
                  upload_id_marker: str, max_uploads: int, url_encoding: bool) -> bytes:
     """ListMultipartUploadsResult; with encoding-type=url, keys and prefixes are percent-encoded."""
     enc = (lambda text: quote(text, safe="/")) if url_encoding else (lambda text: text)  # noqa: E731
@@ -132,7 +135,7 @@ def list_uploads(bucket: str, project_id: str, listing: Any, *, prefix: str, del
     return "".join(parts).encode()
 
 
-def list_parts(bucket: str, key: str, upload_id: str, project_id: str, listing: Any, *, marker: int,
+def list_parts(bucket: str, key: str, upload_id: str, project_id: str, listing: PartListing, *, marker: int,
                max_parts: int) -> bytes:
     parts = [HEAD, f'<ListPartsResult xmlns="{NS}">', _el("Bucket", bucket), _el("Key", key),
              _el("UploadId", upload_id), _person("Initiator", project_id), _person("Owner", project_id),
