@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 
 from gureum.testing import RunningCloud, remove_state, start_cloud, wait_for_compute
+from tests.conftest import short_state_dir
 
 # Chromium's own background traffic is refused by this closed network, many times at start.
 QUIET_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -35,7 +35,7 @@ def cloud() -> Iterator[RunningCloud]:
     """A cloud of the browser tests' own: they count on what a fresh cloud holds (one image, the
     admin project's one network, one router), which the shared cloud no longer does once the
     rest of the suite has run against it."""
-    state = Path(tempfile.mkdtemp(prefix="gb-", dir="/tmp"))  # QEMU's socket paths stay short
+    state = short_state_dir("gb-")
     running = start_cloud(state)
     wait_for_compute(running)  # the tests boot guests from their first minute
     yield running
