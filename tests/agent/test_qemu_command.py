@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from gureum import __version__
 from gureum.agent.hypervisor import GuestSpec, HypervisorError, NicSpec
 from gureum.agent.hypervisor.accel import Accel
 from gureum.agent.hypervisor.instance_files import instance_paths
@@ -41,6 +42,15 @@ def test_daemonized_with_pidfile_qmp_and_logged_serial_console() -> None:
     assert option_values(argv, "-uuid") == [INSTANCE_ID]
     assert option_values(argv, "-m") == ["256"] and option_values(argv, "-smp") == ["2"]
     assert option_values(argv, "-accel") == ["tcg,tb-size=32"]
+
+
+def test_smbios_system_says_openstack_nova_as_cloud_init_needs() -> None:
+    # ds-identify turns the metadata service on for x86 guests only on this product name.
+    [smbios] = option_values(argv_for(spec()), "-smbios")
+    fields = dict(item.split("=", 1) for item in smbios.split(","))
+    assert fields == {"type": "1", "manufacturer": "OpenStack Foundation", "product": "OpenStack Nova",
+                      "version": __version__, "serial": INSTANCE_ID, "uuid": INSTANCE_ID,
+                      "family": "Virtual Machine"}
 
 
 def test_root_disk_is_the_overlay_in_the_instance_dir_never_the_image() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from gureum import __version__
 from gureum.agent.hypervisor.accel import QEMU_BINARY, Accel, accel_arguments
 from gureum.agent.hypervisor.base import DiskSpec, GuestSpec, NicSpec
 from gureum.agent.hypervisor.instance_files import InstancePaths
@@ -49,11 +50,20 @@ def _escape(value: str) -> str:
 
 
 def _uuid_arguments(instance_id: str) -> list[str]:
-    # The SMBIOS system UUID is the instance id, as Nova sets it (cloud-init reads it).
+    """The SMBIOS system (type 1) that Nova's libvirt driver gives every guest.
+
+    cloud-init's ds-identify accepts the metadata service on x86 only when the
+    product says OpenStack Nova; the system UUID (and, as Nova's default
+    sysinfo_serial=unique, the serial) is the instance id.
+    """
     try:
-        return ["-uuid", str(uuid.UUID(instance_id))]
+        instance_uuid = str(uuid.UUID(instance_id))
     except ValueError:
         return []
+    system = {"manufacturer": "OpenStack Foundation", "product": "OpenStack Nova", "version": __version__,
+              "serial": instance_uuid, "uuid": instance_uuid, "family": "Virtual Machine"}
+    return ["-uuid", instance_uuid,
+            "-smbios", ",".join(["type=1", *(f"{key}={_escape(value)}" for key, value in system.items())])]
 
 
 def _console_arguments(paths: InstancePaths) -> list[str]:
