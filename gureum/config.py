@@ -55,9 +55,9 @@ class Settings:
     password_hash_time_cost: int = 2
     image_store_dir: str = ""
     log_level: str = "info"
-    # Compute: guests get their key and user data from a config drive even when the
-    # user did not ask, so they work before (or without) the metadata service.
-    force_config_drive: bool = True
+    # Compute: a server whose create names no config_drive gets one, so its key and user
+    # data reach it before (or without) the metadata service; config_drive false gets none.
+    default_config_drive: bool = True
     # spread: the most free RAM first; pack: the least.
     scheduler_weigher: str = "spread"
     # `gureum up` runs an agent for this host; QEMU accelerator: "" probes, or kvm / tcg.

@@ -29,6 +29,7 @@ def metadata_of(want: DesiredInstance) -> InstanceMetadata:
         # Nova derives the EC2 id from a database number; the uuid's head is as stable.
         ec2_instance_id="i-" + want.uuid.replace("-", "")[:8],
         local_ipv4=first_ip,
+        network_data=want.network_data,
     )
 
 

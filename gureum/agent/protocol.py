@@ -172,6 +172,9 @@ class DesiredInstance(Wire):
     flavor_name: str = ""
     launch_index: int = 0
     nics: list[DesiredNic] = field(default_factory=list)
+    # Nova's network_data.json for this guest, built by the network service; None: not sent
+    # (an older controller), so the guest is told nothing and falls back to DHCP.
+    network_data: dict[str, Any] | None = None
     # Volumes attached to the guest (block storage); see DesiredAttachment.
     volumes: list[DesiredAttachment] = field(default_factory=list)
 

@@ -105,8 +105,8 @@ def group_names_from_ports(session: Session, ports: dict[str, list[Port]]) -> di
     return result
 
 
-def nics(session: Session, instance: Instance) -> list[DesiredNic]:
-    ports = _ports(session, [instance]).get(instance.uuid, [])
+def nics(session: Session, ports: list[Port]) -> list[DesiredNic]:
+    """The guest's NICs for its ports (server_ports: in NIC order)."""
     if not ports:
         return []
     fixed = _fixed(session, [p.id for p in ports])

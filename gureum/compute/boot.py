@@ -40,7 +40,7 @@ class ServerRequest:
     availability_zone: str | None = None
     min_count: int = 1
     max_count: int = 1
-    config_drive: bool = False
+    config_drive: bool | None = None  # None: not asked, the cloud's default_config_drive
     # As asked (names or ids); none asked means the project's default group.
     security_groups: list[str] = field(default_factory=lambda: ["default"])
     networks: Any = "auto"

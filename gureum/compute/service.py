@@ -127,7 +127,8 @@ class ComputeService(ServerActions, SecurityGroupProxy):
                     key_name=boot.key_name,
                     key_data=boot.key_data,
                     user_data=request.user_data,
-                    config_drive=request.config_drive,
+                    config_drive=(self.cloud.settings.default_config_drive if request.config_drive is None
+                                  else request.config_drive),
                     metadata_items=dict(request.metadata),
                     tags=list(request.tags),
                     security_groups=list(request.security_groups),
@@ -272,6 +273,7 @@ class ComputeService(ServerActions, SecurityGroupProxy):
 
     def _desired(self, session: Session, instance: Instance) -> DesiredInstance:
         flavor = instance.flavor
+        ports = addresses.server_ports(session, instance)
         return DesiredInstance(
             uuid=instance.uuid,
             name=instance.name,
@@ -287,14 +289,15 @@ class ComputeService(ServerActions, SecurityGroupProxy):
             rebuild_count=instance.rebuild_count,
             resize_count=instance.resize_count,
             snapshots=[DesiredSnapshot(**s) for s in instance.snapshot_requests or []],
-            config_drive=instance.config_drive or self.cloud.settings.force_config_drive,
+            config_drive=instance.config_drive,
             public_keys={instance.key_name: instance.key_data} if instance.key_name and instance.key_data else {},
             user_data=instance.user_data,
             metadata={k: str(v) for k, v in (instance.metadata_items or {}).items()},
             availability_zone=instance.availability_zone or "nova",
             flavor_name=str(flavor.get("name", "")),
             launch_index=instance.launch_index,
-            nics=addresses.nics(session, instance),
+            nics=addresses.nics(session, ports),
+            network_data=self.cloud.network.guest_network_data(session, ports),
         )
 
     def apply_report(self, report: HostReport) -> int:

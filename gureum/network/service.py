@@ -23,8 +23,8 @@ from gureum.db.revision import RevisionWatch
 from gureum.http.context import RequestContext
 from gureum.http.errors import BadRequest, Forbidden
 from gureum.network import (
-    agents, floating_ips, networks, ports, quotas, router_interfaces, routers, security_group_rules, security_groups,
-    server_ports, subnets, views,
+    agents, floating_ips, guest_network_data, networks, ports, quotas, router_interfaces, routers,
+    security_group_rules, security_groups, server_ports, subnets, views,
 )
 from gureum.network.common import as_str, invalid_operation
 from gureum.network.listing import ListQuery, Page, filter_views
@@ -264,6 +264,10 @@ class NetworkService:
 
     def release_ports_for_server(self, session: Session, server_uuid: str) -> None:
         server_ports.release_ports_for_server(session, server_uuid)
+
+    def guest_network_data(self, session: Session, ports: list[Port]) -> dict[str, Any]:
+        """Nova's network_data.json for a guest with these ports, in NIC order."""
+        return guest_network_data.network_data(session, ports)
 
 
 _lock = threading.Lock()

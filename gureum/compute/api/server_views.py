@@ -76,7 +76,7 @@ def detail(req: ApiRequest, instance: Instance, host: Host | None, group_ids: li
         "links": links(req, "servers", instance.uuid),
         "OS-DCF:diskConfig": "MANUAL",
         "OS-EXT-AZ:availability_zone": (host.availability_zone if host else instance.availability_zone) or "",
-        "config_drive": "True" if instance.config_drive or req.cloud.settings.force_config_drive else "",
+        "config_drive": "True" if instance.config_drive else "",
         "key_name": instance.key_name,
         "OS-SRV-USG:launched_at": launched_iso(instance.launched_at),
         "OS-SRV-USG:terminated_at": launched_iso(instance.terminated_at),

@@ -53,7 +53,7 @@ CREATE_SCHEMA = {
                 "return_reservation_id": {"type": ["boolean", "string"]},
                 "security_groups": {"type": "array", "items": {"type": "object", "properties": {"name": NAME},
                                                                 "additionalProperties": False}},
-                "config_drive": {"type": ["boolean", "string"]},
+                "config_drive": {"type": ["boolean", "string", "null"]},
                 "accessIPv4": {"type": "string"},
                 "accessIPv6": {"type": "string"},
                 "description": {"type": ["string", "null"], "maxLength": 255},
@@ -117,10 +117,31 @@ def _count(value: Any, name: str) -> int:
     return number
 
 
+_TRUE_WORDS = ("1", "true", "t", "yes", "y", "on")
+_FALSE_WORDS = ("0", "false", "f", "no", "n", "off", "")
+
+
 def _bool_option(value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    return str(value).strip().lower() in ("1", "true", "t", "yes", "y", "on")
+    return str(value).strip().lower() in _TRUE_WORDS
+
+
+def _config_drive(server: dict[str, Any]) -> bool | None:
+    """True or False as asked; None when not named (the cloud's default_config_drive applies).
+
+    The openstack CLI leaves the key out for `--config-drive false` (Nova once refused
+    false); the SDK and raw requests send JSON false, which turns the drive off.
+    """
+    if "config_drive" not in server or server["config_drive"] is None:
+        return None
+    value = server["config_drive"]
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in _TRUE_WORDS or word in _FALSE_WORDS:
+        return word in _TRUE_WORDS
+    raise BadRequest(f"Invalid config_drive provided: {value!r} is neither true nor false.")
 
 
 
@@ -186,7 +207,7 @@ def _server_request(req: ApiRequest, body: dict[str, Any]) -> ServerRequest:
         availability_zone=zone,
         min_count=min_count,
         max_count=max_count,
-        config_drive=_bool_option(server.get("config_drive", False)),
+        config_drive=_config_drive(server),
         security_groups=[g["name"] for g in server.get("security_groups", [])] or ["default"],
         networks=networks,
         group_id=str(hints["group"]) if hints.get("group") else None,
