@@ -230,11 +230,14 @@ class World:
         return host
 
     def dataplane(self, host: str | None = None, local_ip: str = "192.168.77.1", prefix: str = "",
-                  bridge_mappings: dict[str, str] | None = None) -> LinuxDataplane:
+                  bridge_mappings: dict[str, str] | None = None,
+                  dns_upstreams: list[tuple[str, int]] | None = None) -> LinuxDataplane:
         host = host or self.host()
+        # DNS relays forward to the test's own loopback servers only, never the host's resolvers.
         dataplane = LinuxDataplane(state_dir=self.workdir / f"dp-{len(self.dataplanes)}", host_netns=host,
                               bridge_mappings=bridge_mappings if bridge_mappings is not None else {"external": "br-ex"},
-                              local_ip=local_ip, name_prefix=self.prefix + prefix, metadata_lookup=self.lookup)
+                              local_ip=local_ip, name_prefix=self.prefix + prefix, metadata_lookup=self.lookup,
+                              dns_upstreams=dns_upstreams or [])
         self.dataplanes.append(dataplane)
         return dataplane
 

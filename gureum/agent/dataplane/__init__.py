@@ -14,8 +14,8 @@ Where things live:
 * host namespace (`host_netns`, or the root namespace when None): one bridge
   per network, VXLAN devices, guest taps, the host ends of router and DHCP
   legs, and the security group tables (see firewall.py);
-* `{prefix}qdhcp-<network>`: the DHCP leg, dnsmasq (dhcp.py) and the metadata
-  server (metadata.py, served from this process);
+* `{prefix}qdhcp-<network>`: the DHCP leg, dnsmasq (dhcp.py), the metadata
+  server (metadata.py) and the DNS relay (dns.py), both served from this process;
 * `{prefix}qrouter-<router>`: router legs, routes and NAT (routers.py).
 In the root namespace nothing of the host's own is touched: only devices that
 carry our alias, our own nft tables, and the mapped bridges of flat networks.
@@ -35,6 +35,7 @@ from gureum.agent.dataplane import bridges, dhcp, firewall, names, netns, nft, p
 from gureum.agent.dataplane.bridges import BuiltNetwork, NetworkContext
 from gureum.agent.dataplane.errors import DataplaneError, describe
 from gureum.agent.dataplane.legs import LegSpec, ensure_leg, ensure_loopback
+from gureum.agent.dataplane.dns import DnsRelays, Upstream
 from gureum.agent.dataplane.metadata import MetadataServers
 from gureum.agent.dataplane.netlink import RTPROT_KERNEL, RTPROT_STATIC, Handles, Link, Netlink
 from gureum.agent.hypervisor.instance_metadata import InstanceMetadata
@@ -53,7 +54,8 @@ _VERIFY_SECONDS = 10.0
 
 class LinuxDataplane(Dataplane):
     def __init__(self, state_dir: Path, host_netns: str | None = None, bridge_mappings: dict[str, str] | None = None,
-                 local_ip: str = "", name_prefix: str = "", metadata_lookup: MetadataLookup | None = None) -> None:
+                 local_ip: str = "", name_prefix: str = "", metadata_lookup: MetadataLookup | None = None,
+                 guest_dns: bool = True, dns_upstreams: list[Upstream] | None = None) -> None:
         self.state_dir = Path(state_dir)
         self.host_netns = host_netns
         self.bridge_mappings = dict(bridge_mappings or {})
@@ -64,6 +66,8 @@ class LinuxDataplane(Dataplane):
         self._router_table = names.table_name(name_prefix, "router")
         self._handles = Handles()
         self._metadata = MetadataServers(metadata_lookup)
+        # guest_dns: DHCP ports answer DNS (upstreams None: the host's /etc/resolv.conf).
+        self._dns = DnsRelays(dns_upstreams, enabled=guest_dns)
         # namespace -> (its inode, the tables last written there): skip nft when unchanged.
         self._written: dict[str | None, tuple[int | None, Tables]] = {}
         self._verified: dict[str | None, float] = {}  # when nft last confirmed them
@@ -89,6 +93,7 @@ class LinuxDataplane(Dataplane):
         """Everything this dataplane made (not the host namespace itself)."""
         with self._lock:
             self._metadata.close()
+            self._dns.close()
             for namespace in self._own_namespaces():
                 self._remove_namespace(namespace)
             for directory in self._dhcp_dirs():
@@ -107,6 +112,7 @@ class LinuxDataplane(Dataplane):
     def close(self) -> None:
         with self._lock:
             self._metadata.close()
+            self._dns.close()
             self._handles.close()
 
     # -- one pass -------------------------------------------------------------
@@ -258,9 +264,11 @@ class LinuxDataplane(Dataplane):
         self._drop_other_legs(inner, inner_links, {spec.inner_name})
         ensure_leg(host, host_links, inner, inner_links, spec, built.bridge, self._alias)
         self._metadata.ensure(namespace, network.id)
+        self._dns.ensure(namespace, [f.ip_address for f in network.dhcp_fixed_ips if ":" not in f.ip_address])
         paths = dhcp.DhcpPaths(self.state_dir / "dhcp" / network.id)
         if dhcp.dhcp_subnets(network):
-            dhcp.ensure_dnsmasq(namespace, network, spec.inner_name, network_ports, paths)
+            dhcp.ensure_dnsmasq(namespace, network, spec.inner_name, network_ports, paths,
+                                dns_relay=self._dns.enabled)
         else:
             dhcp.stop(paths)
 
@@ -346,6 +354,9 @@ class LinuxDataplane(Dataplane):
         for namespace in self._metadata.namespaces():
             if namespace not in wanted_namespaces:
                 self._metadata.stop(namespace)
+        for namespace in self._dns.namespaces():
+            if namespace not in wanted_namespaces:
+                self._dns.stop(namespace)
         wanted_dhcp = {network.id for network in networking.networks if network.dhcp_port_id}
         for directory in self._dhcp_dirs():
             if directory.name not in wanted_dhcp:
@@ -365,6 +376,7 @@ class LinuxDataplane(Dataplane):
 
     def _remove_namespace(self, namespace: str) -> None:
         self._metadata.stop(namespace)
+        self._dns.stop(namespace)
         self._handles.drop(namespace)
         self._written.pop(namespace, None)
         self._verified.pop(namespace, None)

@@ -97,7 +97,9 @@ def _hostname(wanted: str, address: str) -> str:
     return label or "host-" + address.replace(".", "-")
 
 
-def render_options(network: DesiredNetwork) -> str:
+def render_options(network: DesiredNetwork, dns_relay: bool = False) -> str:
+    """dnsmasq's options file; `dns_relay`: the DHCP port answers DNS (dns.py), so a subnet
+    that names no DNS servers hands out its own address, as Neutron's DHCP agent does."""
     servers = server_addresses(network)
     lines = []
     for index, subnet in enumerate(dhcp_subnets(network)):
@@ -108,6 +110,8 @@ def render_options(network: DesiredNetwork) -> str:
             lines.append(f"{tag},option:router")  # empty: no router at all, not dnsmasq's own address
         if subnet.dns_nameservers:
             lines.append(f"{tag},option:dns-server,{','.join(subnet.dns_nameservers)}")
+        elif dns_relay and servers.get(subnet.id):
+            lines.append(f"{tag},option:dns-server,{servers[subnet.id]}")
         lines.append(f"{tag},option:mtu,{network.mtu}")
         routes = _classless_routes(network, subnet, servers.get(subnet.id))
         if routes:
@@ -150,7 +154,7 @@ def dnsmasq_argv(network: DesiredNetwork, interface: str, paths: DhcpPaths, user
 
 
 def ensure_dnsmasq(namespace: str, network: DesiredNetwork, interface: str, ports: list[DesiredPort],
-                   paths: DhcpPaths) -> None:
+                   paths: DhcpPaths, dns_relay: bool = False) -> None:
     """Files current, dnsmasq running in `namespace` with exactly this command line."""
     paths.directory.mkdir(parents=True, exist_ok=True)
     # dnsmasq drops to nobody and re-reads its files as nobody: let it when it can reach them.
@@ -160,7 +164,7 @@ def ensure_dnsmasq(namespace: str, network: DesiredNetwork, interface: str, port
     argv = dnsmasq_argv(network, interface, paths, user)
     fingerprint = hashlib.sha256("\0".join(argv).encode()).hexdigest()
     files_changed = _write_if_changed(paths.hosts, render_hosts(network, ports))
-    files_changed |= _write_if_changed(paths.options, render_options(network))
+    files_changed |= _write_if_changed(paths.options, render_options(network, dns_relay))
     pid = running_pid(paths, namespace)
     if pid is not None and _read(paths.argv_fingerprint) != fingerprint:
         stop(paths)
