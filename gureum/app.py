@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from typing import Any
@@ -34,6 +35,13 @@ access_log = logging.getLogger("gureum.access")
 
 # Where each service lives under the one port; the catalog is built from this.
 SERVICE_PATHS = {entry.type: entry.path for entry in SERVICES}
+# Each agent long-polls its desired state and consoles and reports every 10 s: at INFO those
+# lines would bury the real requests, so they go at DEBUG (image downloads stay at INFO).
+AGENT_ROUTINE = re.compile(r"/agent/v1/hosts/[^/]+/(desired|report|consoles)")
+
+
+def access_level(path: str) -> int:
+    return logging.DEBUG if AGENT_ROUTINE.fullmatch(path) else logging.INFO
 
 
 class CloudMiddleware:
@@ -71,9 +79,11 @@ class CloudMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            if access_log.isEnabledFor(logging.INFO):
+            level = access_level(scope["path"])
+            if access_log.isEnabledFor(level):
                 client = scope.get("client") or ("-", 0)
-                access_log.info(
+                access_log.log(
+                    level,
                     "%s %s %s -> %d in %.1f ms [%s]",
                     client[0],
                     scope["method"],
