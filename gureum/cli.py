@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,19 @@ from gureum import __version__
 from gureum.config import DEFAULT_PORT, Settings, default_state_dir, load_settings_file
 
 log = logging.getLogger("gureum")
+DEFAULTS = Settings()
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Adds "(default: X)" to an option's help, once: not when the help already says its default
+    (the real one often is not the argparse default: None means "from settings"), nor for flags."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "default" in text or default in (None, "", [], argparse.SUPPRESS) or isinstance(default, bool):
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -33,16 +47,17 @@ def add_controller_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", type=Path, default=None,
                         help=f"where all state lives (default: {default_state_dir()})")
     parser.add_argument("--listen", type=parse_listen, default=None, metavar="ADDR:PORT",
-                        help=f"address and port of the one API port (default: 127.0.0.1:{DEFAULT_PORT})")
+                        help="address and port of the one API port "
+                             f"(default: {DEFAULTS.listen_host}:{DEFAULTS.listen_port})")
     parser.add_argument("--public-url", default=None,
                         help="URL clients use to reach this controller (default: derived from --listen)")
     parser.add_argument("--database-url", default=None,
                         help="SQLAlchemy URL, e.g. postgresql://user:pw@host/db (default: SQLite in the state dir)")
-    parser.add_argument("--region", default=None, help="region name (default: RegionOne)")
+    parser.add_argument("--region", default=None, help=f"region name (default: {DEFAULTS.region})")
     parser.add_argument("--policy-file", default=None,
                         help="YAML policy overrides (default: policy.yaml in the state dir; defaults always apply)")
     parser.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"],
-                        help="log level (default: info)")
+                        help=f"log level (default: {DEFAULTS.log_level})")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -71,10 +86,21 @@ def setup_logging(level: str) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-def run_controller(settings: Settings, write_client_config: bool, started: float) -> int:
+@dataclass(frozen=True)
+class ControllerRole:
+    """What a controller process does besides serving: each `up` option switches exactly one of these."""
+
+    command: str  # up or serve
+    write_clouds_yaml: bool
+    run_agent: bool
+    register_guest_image: bool
+
+
+def run_controller(settings: Settings, role: ControllerRole, started: float) -> int:
     import uvicorn  # noqa: PLC0415 - keep `gureum --help` fast
 
     from gureum.app import build_app  # noqa: PLC0415
+    from gureum.banner import served_services, start_banner  # noqa: PLC0415
     from gureum.clientconfig import write_clouds_yaml, write_openrc  # noqa: PLC0415
     from gureum.cloud import Cloud  # noqa: PLC0415
     from gureum.identity.bootstrap import read_admin_password  # noqa: PLC0415
@@ -92,21 +118,20 @@ def run_controller(settings: Settings, write_client_config: bool, started: float
         return 2
     openrc = settings.state_dir / "admin-openrc.sh"
     write_openrc(openrc, settings, password)
-    lines = [
-        f"gureum {__version__} is up at {settings.base_url}",
-        f"  identity: {settings.base_url}/identity/v3    image: {settings.base_url}/image",
-        f"  state:    {settings.state_dir}",
-        f"  admin:    user admin, project admin, password in {settings.state_dir / 'admin-password'}",
-        f"  openrc:   source {openrc}",
-        f"  dashboard: {settings.base_url}/dashboard (log in as admin with {password})",
+    extra = [
+        ("state", str(settings.state_dir)),
+        ("admin", f"user admin, project admin, password in {settings.state_dir / 'admin-password'}"),
+        ("openrc", f"source {openrc}"),
     ]
-    if write_client_config:
+    if role.write_clouds_yaml:
         clouds_yaml = settings.effective_clouds_yaml
         write_clouds_yaml(clouds_yaml, settings.cloud_name, settings, password)
-        lines.append(f"  clouds:   wrote '{settings.cloud_name}' to {clouds_yaml}: openstack --os-cloud {settings.cloud_name} ...")
+        extra.append(("clouds", f"wrote '{settings.cloud_name}' to {clouds_yaml}: "
+                                f"openstack --os-cloud {settings.cloud_name} ..."))
+    lines = start_banner(__version__, settings.base_url, served_services(app, settings.base_url),
+                         {"dashboard": f"log in as admin with {password}"}, extra)
 
-    supervisor = AgentSupervisor(settings) if write_client_config and settings.run_agent else None
-    register_guest = write_client_config and settings.register_guest_image
+    supervisor = AgentSupervisor(settings) if role.run_agent else None
 
     class ReadyServer(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
@@ -121,7 +146,7 @@ def run_controller(settings: Settings, write_client_config: bool, started: float
                 log.info("ready in %.2f s", time.monotonic() - started)
                 if supervisor is not None:
                     supervisor.start()
-                if register_guest:
+                if role.register_guest_image:
                     threading.Thread(target=_register_guest, args=(cloud,), name="guest-image", daemon=True).start()
 
     config = uvicorn.Config(
@@ -324,14 +349,18 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(f"gureum up: {exc}", file=sys.stderr)
             return 2
     setup_logging(settings.log_level)
-    return run_controller(settings, write_client_config=not args.no_clouds_yaml, started=started)
+    role = ControllerRole(command="up", write_clouds_yaml=not args.no_clouds_yaml, run_agent=settings.run_agent,
+                          register_guest_image=settings.register_guest_image)
+    return run_controller(settings, role, started=started)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     started = time.monotonic()
     settings = settings_from_args(args)
     setup_logging(settings.log_level)
-    return run_controller(settings, write_client_config=False, started=started)
+    # A controller alone: agents run on the compute nodes, images come from users.
+    role = ControllerRole(command="serve", write_clouds_yaml=False, run_agent=False, register_guest_image=False)
+    return run_controller(settings, role, started=started)
 
 
 def cmd_rotate_keys(args: argparse.Namespace) -> int:
@@ -351,13 +380,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="run the all-in-one cloud in the foreground",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                        formatter_class=DefaultsHelpFormatter)
     add_controller_options(up)
-    up.add_argument("--cloud-name", default="gureum", help="name of the entry written to clouds.yaml")
+    up.add_argument("--cloud-name", default=None,
+                    help=f"name of the entry written to clouds.yaml (default: {DEFAULTS.cloud_name})")
     up.add_argument("--clouds-yaml", default=None,
-                    help="clouds.yaml to write (default: ~/.config/openstack/clouds.yaml)")
-    up.add_argument("--no-clouds-yaml", action="store_true", help="do not write clouds.yaml")
-    up.add_argument("--no-agent", action="store_true", help="do not run a compute agent for this host")
+                    help=f"clouds.yaml to write (default: {DEFAULTS.effective_clouds_yaml})")
+    up.add_argument("--no-clouds-yaml", action="store_true",
+                    help="do not write clouds.yaml (admin-openrc.sh in the state dir is still written)")
+    up.add_argument("--no-agent", action="store_true",
+                    help="do not run a compute agent for this host (no guests or networks here)")
     up.add_argument("--no-guest-image", action="store_true",
                     help="do not build and register the small gureum-guest image")
     up.add_argument("--accel", default=None, choices=["kvm", "tcg"],
@@ -365,21 +397,23 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--agent-netns", default="",
                     help="run this host's dataplane and guests inside this network namespace ('': the host's own)")
     up.add_argument("--agent-name-prefix", default="",
-                    help="prefix of the namespaces and firewall tables the agent makes")
+                    help="prefix of the namespaces and firewall tables the agent makes "
+                         "(default: gureum-)")
     up.add_argument("--bridge-mapping", action="append", metavar="PHYSNET:BRIDGE", default=argparse.SUPPRESS,
-                    help="physical network to bridge on this host, repeatable (default: provider:br-provider)")
+                    help="physical network to bridge on this host, repeatable (default: "
+                         f"{' '.join(f'{k}:{v}' for k, v in DEFAULTS.bridge_mappings.items())})")
     up.add_argument("--external-gateway", default="", metavar="ADDRESS/PREFIX",
                     help="opt-in: give the provider bridge the external subnet's gateway (e.g. 203.0.113.1/24) and "
                          "NAT that network out through this host, so floating IPs answer here with no routes")
     up.set_defaults(func=cmd_up)
 
     serve = sub.add_parser("serve", help="run a controller (APIs, scheduler) in the foreground",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                           formatter_class=DefaultsHelpFormatter)
     add_controller_options(serve)
     serve.set_defaults(func=cmd_serve)
 
     agent = sub.add_parser("agent", help="run a compute node's agent in the foreground",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                           formatter_class=DefaultsHelpFormatter)
     agent.add_argument("--controller", required=True, help="the controller's URL, e.g. http://10.0.0.1:8770")
     agent.add_argument("--token", default=None, help="the controller's agent token")
     agent.add_argument("--token-file", default=None, help="file holding the agent token (the controller's state dir has it)")
@@ -399,11 +433,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="physical network to bridge, repeatable, like provider:br-ex")
     agent.add_argument("--local-ip", default="",
                        help="this node's address for VXLAN tunnels ('': what the hostname resolves to)")
-    agent.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    agent.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
+                       help="log level")
     agent.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
     agent.set_defaults(func=cmd_agent)
 
-    rotate = sub.add_parser("rotate-keys", help="rotate the token encryption keys now")
+    rotate = sub.add_parser("rotate-keys", help="rotate the token encryption keys now",
+                            formatter_class=DefaultsHelpFormatter)
     add_controller_options(rotate)
     rotate.set_defaults(func=cmd_rotate_keys)
     return parser
