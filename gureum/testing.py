@@ -9,8 +9,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,6 +135,29 @@ def start_cloud(state_dir: Path, *extra_args: str, port: int | None = None, time
             time.sleep(0.1)
     cloud.stop()
     raise RuntimeError(f"gureum up did not answer within {timeout} s:\n{cloud.log()}")
+
+
+def short_state_dir(prefix: str) -> Path:
+    """QEMU's unix sockets live under the state dir and their paths must stay under 108 bytes."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+
+
+@contextmanager
+def cloud_in_fresh_state(prefix: str, *extra_args: str) -> Iterator[RunningCloud]:
+    """A `gureum up` of its own for a fixture: a new short state dir, stopped and removed after
+    (guests and namespaces too); GUREUM_KEEP_STATE keeps the dir to look at a failure."""
+    state = short_state_dir(prefix)
+    try:
+        running = start_cloud(state, *extra_args)
+        try:
+            yield running
+        finally:
+            running.stop()
+    finally:
+        if os.environ.get("GUREUM_KEEP_STATE"):
+            stop_leftover_guests(state)
+        else:
+            remove_state(state)
 
 
 def test_name_prefix(state_dir: Path) -> str:

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from gureum.testing import PREFIXES_MADE, RunningCloud, remove_namespaces, remove_state, start_cloud
-
-
-def short_state_dir(prefix: str) -> Path:
-    """QEMU's unix sockets live under the state dir and their paths must stay under 108 bytes."""
-    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+from gureum.testing import (  # noqa: F401  (short_state_dir: tests import it from here)
+    PREFIXES_MADE, RunningCloud, cloud_in_fresh_state, remove_namespaces, short_state_dir, start_cloud,
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -29,11 +25,8 @@ def no_namespaces_left() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def cloud() -> Iterator[RunningCloud]:
     """One all-in-one cloud for the session, on SQLite, with this host's agent."""
-    state = short_state_dir("gc-")
-    running = start_cloud(state)
-    yield running
-    running.stop()
-    remove_state(state)
+    with cloud_in_fresh_state("gc-") as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

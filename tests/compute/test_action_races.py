@@ -19,19 +19,16 @@ from typing import Any
 import pytest
 
 from gureum.agent.protocol import AGENT_TOKEN_HEADER
-from gureum.testing import RunningCloud, remove_state, start_cloud, wait_for
-from tests.conftest import short_state_dir, unique
+from gureum.testing import RunningCloud, cloud_in_fresh_state, wait_for
+from tests.conftest import unique
 
 HOST = "race-host"
 
 
 @pytest.fixture(scope="module")
 def sqlite_cloud() -> Iterator[RunningCloud]:
-    state = short_state_dir("gcr-")
-    cloud = start_cloud(state, "--no-agent", "--no-guest-image")
-    yield cloud
-    cloud.stop()
-    remove_state(state)
+    with cloud_in_fresh_state("gcr-", "--no-agent", "--no-guest-image") as cloud:
+        yield cloud
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

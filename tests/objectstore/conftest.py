@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,8 +9,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from gureum.testing import RunningCloud, remove_state, start_cloud
-from tests.conftest import short_state_dir
+from gureum.testing import RunningCloud, cloud_in_fresh_state
 
 
 @dataclass
@@ -66,12 +64,8 @@ class Identity:
 @pytest.fixture(scope="session")
 def os_cloud() -> Iterator[RunningCloud]:
     """A cloud without an agent or guest image: object storage needs neither."""
-    state = short_state_dir("gos-")
-    running = start_cloud(state, "--no-agent", "--no-guest-image")
-    yield running
-    running.stop()
-    if not os.environ.get("GUREUM_KEEP_STATE"):  # keep the cloud's log and files to look at a failure
-        remove_state(state)
+    with cloud_in_fresh_state("gos-", "--no-agent", "--no-guest-image") as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

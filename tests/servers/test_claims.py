@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 
 from gureum.agent.protocol import AGENT_TOKEN_HEADER
-from gureum.testing import RunningCloud, remove_state, start_cloud
-from tests.conftest import short_state_dir
+from gureum.testing import RunningCloud, cloud_in_fresh_state
 
 FLAVOR_RAM = 100
 FITS = 20
@@ -26,11 +25,8 @@ FITS = 20
 
 @pytest.fixture(scope="module")
 def bare_cloud() -> Iterator[RunningCloud]:
-    state = short_state_dir("gcl-")
-    cloud = start_cloud(state, "--no-agent", "--no-guest-image")
-    yield cloud
-    cloud.stop()
-    remove_state(state)
+    with cloud_in_fresh_state("gcl-", "--no-agent", "--no-guest-image") as cloud:
+        yield cloud
 
 
 def report_host(cloud: RunningCloud, hostname: str, memory_mb: int) -> None:

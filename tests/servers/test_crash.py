@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gureum.testing import RunningCloud, guest_processes, remove_state, start_cloud, wait_for, wait_for_compute
-from tests.conftest import short_state_dir, unique
+from gureum.testing import RunningCloud, cloud_in_fresh_state, guest_processes, start_cloud, wait_for, wait_for_compute
+from tests.conftest import unique
 from tests.servers.test_lifecycle import qemu_pids, wait_status
 
 
@@ -37,11 +37,8 @@ def kill_agent(cloud: RunningCloud) -> None:
 @pytest.fixture
 def crash_cloud(guest_image: str) -> Iterator[RunningCloud]:
     """A cloud of its own: these tests kill its processes."""
-    state = short_state_dir("gcc-")
-    cloud = start_cloud(state)
-    yield cloud
-    cloud.stop()
-    remove_state(state)
+    with cloud_in_fresh_state("gcc-") as cloud:
+        yield cloud
 
 
 def wait_for_guest_image(cloud: RunningCloud) -> None:

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from gureum.testing import RunningCloud, remove_state, start_cloud, wait_for_compute
-from tests.conftest import short_state_dir
+from gureum.testing import RunningCloud, cloud_in_fresh_state, wait_for_compute
 
 # Chromium's own background traffic is refused by this closed network, many times at start.
 QUIET_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -35,12 +34,9 @@ def cloud() -> Iterator[RunningCloud]:
     """A cloud of the browser tests' own: they count on what a fresh cloud holds (one image, the
     admin project's one network, one router), which the shared cloud no longer does once the
     rest of the suite has run against it."""
-    state = short_state_dir("gb-")
-    running = start_cloud(state)
-    wait_for_compute(running)  # the tests boot guests from their first minute
-    yield running
-    running.stop()
-    remove_state(state)
+    with cloud_in_fresh_state("gb-") as running:
+        wait_for_compute(running)  # the tests boot guests from their first minute
+        yield running
 
 
 @pytest.fixture(scope="session")
