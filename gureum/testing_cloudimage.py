@@ -69,7 +69,6 @@ PACKAGES = (
     "sudo",
     "e2fsprogs",
     "netbase",
-    "locales",  # cloud-init's locale module generates and sets en_US.UTF-8, Debian's default
     # debootstrap resolves no virtual packages: python3-cryptography's cffi ABI comes from this.
     "python3-cffi-backend",
 )
@@ -253,6 +252,9 @@ def _configure(tree: Path, root_uuid: str, mirror: str) -> tuple[Path, Path]:
     etc = tree / "etc"
     (etc / "fstab").write_text(f"UUID={root_uuid} / ext4 rw,discard,errors=remount-ro 0 1\n")
     (etc / "hostname").write_text("localhost\n")
+    # As Debian's cloud images: C.UTF-8, which needs no generating (cloud-init's locale
+    # module keeps a system locale that is set; unset, it tries en_US.UTF-8).
+    (etc / "default" / "locale").write_text("LANG=C.UTF-8\n")
     (etc / "hosts").write_text(HOSTS)
     (etc / "network" / "interfaces").write_text(INTERFACES)
     (etc / "network" / "interfaces.d").mkdir(exist_ok=True)
