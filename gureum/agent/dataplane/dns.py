@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from gureum.agent.dataplane import netns
+from gureum.agent.dataplane.served import ByNamespace
 
 log = logging.getLogger(__name__)
 
@@ -235,13 +236,13 @@ def _listen(address: str, port: int, kind: int) -> socket.socket:
     return sock
 
 
-class DnsRelays:
+class DnsRelays(ByNamespace[DnsRelay]):
     """The relays of one dataplane, by DHCP namespace."""
 
     def __init__(self, upstreams: list[Upstream] | None = None, enabled: bool = True) -> None:
+        super().__init__()
         self._forwarder = Forwarder(upstreams)
         self._enabled = enabled
-        self._relays: dict[str, DnsRelay] = {}
         # Bounded: a flood of queries waits in line instead of making threads without end.
         self._workers = ThreadPoolExecutor(max_workers=16, thread_name_prefix="dns-query")
 
@@ -251,21 +252,9 @@ class DnsRelays:
 
     def ensure(self, namespace: str, addresses: Iterable[str]) -> None:
         wanted = frozenset(addresses)
-        relay = self._relays.get(namespace)
+        relay = self.get(namespace)
         if relay is not None and relay.current(wanted):
             return
         self.stop(namespace)
         if self._enabled and wanted:
-            self._relays[namespace] = DnsRelay(namespace, wanted, self._forwarder, self._workers)
-
-    def stop(self, namespace: str) -> None:
-        relay = self._relays.pop(namespace, None)
-        if relay is not None:
-            relay.close()
-
-    def namespaces(self) -> list[str]:
-        return list(self._relays)
-
-    def close(self) -> None:
-        for namespace in list(self._relays):
-            self.stop(namespace)
+            self.put(namespace, DnsRelay(namespace, wanted, self._forwarder, self._workers))

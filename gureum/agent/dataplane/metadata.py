@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from gureum.agent.dataplane import names, netns
+from gureum.agent.dataplane.served import ByNamespace
 from gureum.agent.hypervisor.instance_metadata import InstanceMetadata, ec2_meta_data, openstack_meta_data
 
 log = logging.getLogger(__name__)
@@ -206,30 +207,18 @@ def _listen(address: str, port: int) -> socket.socket:
     return listening
 
 
-class MetadataServers:
+class MetadataServers(ByNamespace[MetadataServer]):
     """The servers of one dataplane, by DHCP namespace."""
 
     def __init__(self, lookup: MetadataLookup | None) -> None:
+        super().__init__()
         self._lookup = lookup
-        self._servers: dict[str, MetadataServer] = {}
 
     def ensure(self, namespace: str, network_id: str) -> None:
         if self._lookup is None:
             return
-        server = self._servers.get(namespace)
+        server = self.get(namespace)
         if server is not None and server.current():
             return
         self.stop(namespace)
-        self._servers[namespace] = MetadataServer(namespace, network_id, self._lookup)
-
-    def stop(self, namespace: str) -> None:
-        server = self._servers.pop(namespace, None)
-        if server is not None:
-            server.close()
-
-    def namespaces(self) -> list[str]:
-        return list(self._servers)
-
-    def close(self) -> None:
-        for namespace in list(self._servers):
-            self.stop(namespace)
+        self.put(namespace, MetadataServer(namespace, network_id, self._lookup))
