@@ -1,4 +1,4 @@
-"""The gureum command: `up` (all-in-one) and `serve` (a controller)."""
+"""The gureum command: `up` (all-in-one), `serve` (a controller), `agent`, `down`, `status`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any
 
 from gureum import __version__
 from gureum.config import DEFAULT_PORT, Settings, default_state_dir, load_settings_file
+from gureum.running import DEFAULT_NAME_PREFIX, DataplaneRecord
 
 log = logging.getLogger("gureum")
 DEFAULTS = Settings()
@@ -90,7 +91,7 @@ def setup_logging(level: str) -> None:
 class ControllerRole:
     """What a controller process does besides serving: each `up` option switches exactly one of these."""
 
-    command: str  # up or serve
+    command: str  # up or serve: recorded in up.json, said by status
     write_clouds_yaml: bool
     run_agent: bool
     register_guest_image: bool
@@ -104,6 +105,7 @@ def run_controller(settings: Settings, role: ControllerRole, started: float) -> 
     from gureum.clientconfig import write_clouds_yaml, write_openrc  # noqa: PLC0415
     from gureum.cloud import Cloud  # noqa: PLC0415
     from gureum.identity.bootstrap import read_admin_password  # noqa: PLC0415
+    from gureum.running import write_record  # noqa: PLC0415
 
     keep_memory_returnable()
     cloud = Cloud(settings)
@@ -142,6 +144,9 @@ def run_controller(settings: Settings, role: ControllerRole, started: float) -> 
         async def startup(self, sockets: Any = None) -> None:
             await super().startup(sockets)
             if self.started:
+                # Before the agent makes anything: `gureum down --purge` reads which dataplane it was given.
+                write_record(settings.state_dir, role.command, settings.base_url,
+                             supervisor.dataplane_record() if supervisor is not None else None)
                 print("\n".join(lines), flush=True)
                 log.info("ready in %.2f s", time.monotonic() - started)
                 if supervisor is not None:
@@ -205,19 +210,33 @@ class AgentSupervisor:
             cmd += ["--accel", s.agent_accel]
         if s.agent_netns:
             cmd += ["--netns", s.agent_netns]
-        if s.agent_name_prefix:
-            cmd += ["--name-prefix", s.agent_name_prefix]
+        cmd += ["--name-prefix", self.name_prefix]
         if s.agent_local_ip:
             cmd += ["--local-ip", s.agent_local_ip]
         for physnet, bridge in s.bridge_mappings.items():
             cmd += ["--bridge-mapping", f"{physnet}:{bridge}"]
         return cmd
 
+    @property
+    def name_prefix(self) -> str:
+        return self.settings.agent_name_prefix or DEFAULT_NAME_PREFIX
+
+    def dataplane_record(self) -> DataplaneRecord:
+        s = self.settings
+        return DataplaneRecord(netns=s.agent_netns, name_prefix=self.name_prefix,
+                               external_gateway=bool(s.external_gateway and s.bridge_mappings))
+
     def start(self) -> None:
+        from gureum import purge  # noqa: PLC0415
         from gureum.agent import external_side  # noqa: PLC0415
 
         s = self.settings
+        missing = [bridge for bridge in s.bridge_mappings.values() if not purge.bridge_exists(s.agent_netns, bridge)]
         external_side.ensure_provider_bridges(s.agent_netns, s.bridge_mappings)
+        for bridge in missing:
+            # Only a bridge made here is ours to remove on purge; one the operator made stays.
+            if purge.bridge_exists(s.agent_netns, bridge):
+                purge.mark_provider_bridge(s.agent_netns, bridge, self.name_prefix)
         if s.external_gateway and s.bridge_mappings:
             bridge = next(iter(s.bridge_mappings.values()))
             external_side.ensure_external_gateway(s.agent_netns, bridge, external_side.parse_gateway(s.external_gateway))
@@ -374,6 +393,37 @@ def cmd_rotate_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_down(args: argparse.Namespace) -> int:
+    from gureum import down  # noqa: PLC0415
+
+    if (args.yes or args.remove_state_dir) and not args.purge:
+        print("gureum down: --yes and --remove-state-dir go with --purge", file=sys.stderr)
+        return 2
+    state_dir = args.state_dir or default_state_dir()
+    if not args.purge:
+        return down.stop(state_dir, print)
+    return down.purge(state_dir, print, assume_yes=args.yes, remove_state_dir=args.remove_state_dir)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import json  # noqa: PLC0415
+
+    from gureum.status import StatusError, gather, render  # noqa: PLC0415
+
+    state_dir = args.state_dir or default_state_dir()
+    try:
+        report = gather(state_dir)
+    except StatusError as exc:
+        print(f"gureum status: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        print(render(report), end="")
+    # Not running is an answer, and a failure for scripts that need the cloud.
+    return 0 if report.running else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gureum", description="A private cloud that speaks the OpenStack APIs.")
     parser.add_argument("--version", action="version", version=f"gureum {__version__}")
@@ -398,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run this host's dataplane and guests inside this network namespace ('': the host's own)")
     up.add_argument("--agent-name-prefix", default="",
                     help="prefix of the namespaces and firewall tables the agent makes "
-                         "(default: gureum-)")
+                         f"(default: {DEFAULT_NAME_PREFIX})")
     up.add_argument("--bridge-mapping", action="append", metavar="PHYSNET:BRIDGE", default=argparse.SUPPRESS,
                     help="physical network to bridge on this host, repeatable (default: "
                          f"{' '.join(f'{k}:{v}' for k, v in DEFAULTS.bridge_mappings.items())})")
@@ -426,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--netns", default="",
                        help="keep bridges, taps, the firewall and guests inside this network namespace, which "
                             "stands for the host (made if missing; '': the host's own namespace)")
-    agent.add_argument("--name-prefix", default="gureum-",
+    agent.add_argument("--name-prefix", default=DEFAULT_NAME_PREFIX,
                        help="prefix of the router/DHCP namespaces and firewall tables; the agent removes namespaces "
                             "with it that are not desired, so never one another program uses (e.g. '' with neutron)")
     agent.add_argument("--bridge-mapping", action="append", metavar="PHYSNET:BRIDGE", default=[],
@@ -437,6 +487,26 @@ def build_parser() -> argparse.ArgumentParser:
                        help="log level")
     agent.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
     agent.set_defaults(func=cmd_agent)
+
+    down = sub.add_parser("down", help="stop the `gureum up` (or serve) of a state dir; --purge also cleans the host",
+                          formatter_class=DefaultsHelpFormatter)
+    down.add_argument("--state-dir", type=Path, default=None,
+                      help=f"the state dir of the cloud to stop (default: {default_state_dir()})")
+    down.add_argument("--purge", action="store_true",
+                      help="also remove what gureum made on this host for that state dir: guests (asks first), "
+                           "bridges, VXLAN and other devices, namespaces, nftables tables, dnsmasq and QEMU "
+                           "processes; the state dir stays")
+    down.add_argument("--yes", action="store_true", help="with --purge: stop and remove guests without asking")
+    down.add_argument("--remove-state-dir", action="store_true",
+                      help="with --purge: delete the state dir too (the database, images, keys: the whole cloud)")
+    down.set_defaults(func=cmd_down)
+
+    status = sub.add_parser("status", help="say what runs where: controller, hosts, guests, networks, room left",
+                            formatter_class=DefaultsHelpFormatter)
+    status.add_argument("--state-dir", type=Path, default=None,
+                        help=f"the state dir of the cloud to report on (default: {default_state_dir()})")
+    status.add_argument("--json", action="store_true", help="print the report as JSON, for scripts")
+    status.set_defaults(func=cmd_status)
 
     rotate = sub.add_parser("rotate-keys", help="rotate the token encryption keys now",
                             formatter_class=DefaultsHelpFormatter)
