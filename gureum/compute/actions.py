@@ -177,6 +177,11 @@ class ServerActions:
         self._wake(host_id)
         return instance
 
+    def _volumes_of(self, ctx: RequestContext, instance_uuids: list[str]) -> dict[str, list[tuple[str, bool]]]:
+        """(volume id, delete_on_termination) per server, for the views' volumes_attached."""
+        found = self.cloud.volume.server_attachments(ctx, instance_uuids)
+        return {uuid: [(a.volume_id, a.delete_on_termination) for a in rows] for uuid, rows in found.items()}
+
     def _wake(self, host_id: int | None) -> None:
         if host_id is not None:
             self.signals.notify([host_id])
@@ -191,7 +196,7 @@ class ServerActions:
     def show_server(self, ctx: RequestContext, server_id: str) -> ServerShown:
         with self.cloud.db.read() as session:
             instance = self._authorize(session, ctx, server_id, "os_compute_api:servers:show")
-            return load_server(session, instance)
+            return load_server(session, instance, self._volumes_of(ctx, [instance.uuid]))
 
     def update_server(self, ctx: RequestContext, server_id: str, changes: dict[str, Any]) -> ServerShown:
         """PUT /servers/{id}: name, description and access addresses (already validated)."""
@@ -202,7 +207,7 @@ class ServerActions:
                 if key in allowed:
                     setattr(instance, key, value)
             session.flush()
-            return load_server(session, instance)
+            return load_server(session, instance, self._volumes_of(ctx, [instance.uuid]))
 
     def list_servers(self, ctx: RequestContext, params: Mapping[str, str], detailed: bool,
                      locked_filter: bool = False) -> tuple[list[ServerShown], str | None]:
@@ -220,7 +225,7 @@ class ServerActions:
             if not detailed:
                 return [ServerShown(instance=r, host=None, addresses=None, security_groups=None) for r in page], \
                     next_marker
-            return load_servers(session, page), next_marker
+            return load_servers(session, page, self._volumes_of(ctx, [r.uuid for r in page])), next_marker
 
     # -- power -------------------------------------------------------------------------
 
@@ -276,7 +281,7 @@ class ServerActions:
             host_id = instance.host_id
             self._bump_host(session, host_id)
             self._swap(session, ctx, instance, guard, values)
-            shown = load_server(session, instance)
+            shown = load_server(session, instance, self._volumes_of(ctx, [instance.uuid]))
         self._wake(host_id)
         return shown
 
@@ -428,6 +433,9 @@ class ServerActions:
             # Addresses go back at once (Neutron unbinds when Nova deletes); the guest's
             # tap goes with it on the host's next pass.
             self.cloud.network.release_ports_for_server(session, instance.uuid)
+            # Its volumes are let go in this transaction, and its delete_on_termination ones
+            # deleted (their host removes each once the guest is gone).
+            self.cloud.volume.release_server(ctx, instance.uuid)
             if local:
                 scheduler.release(session, instance.uuid)
         self._wake(host_id)

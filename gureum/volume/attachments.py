@@ -8,6 +8,7 @@ API they came through.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -16,11 +17,11 @@ from sqlalchemy.orm import Session
 
 from gureum.db.base import utcnow
 from gureum.http.context import RequestContext
-from gureum.http.errors import BadRequest, NotFound
+from gureum.http.errors import BadRequest, Conflict, NotFound
 from gureum.volume import status
 from gureum.volume.common import get_visible, require_object, scoped
 from gureum.volume.listing import paginate
-from gureum.volume.models import Volume, VolumeAttachment
+from gureum.volume.models import Snapshot, Volume, VolumeAttachment
 
 if TYPE_CHECKING:
     from gureum.cloud import Cloud
@@ -243,3 +244,137 @@ class AttachmentsMixin:
                     raise BadRequest("Must specify 'connector'.")
                 return None
             raise NotFound(f"There is no such action: {action}")
+
+
+# -- Nova's side: a server's block device mappings are these same rows --------------------
+
+# Nova's device names are guesses (guests number disks in probe order); /dev/vda is the
+# root disk, or the boot volume of a server booted from one.
+DEVICE_NAMES = tuple(f"/dev/vd{c}" for c in "abcdefghijklmnopqrstuvwxyz")
+
+
+@dataclass(frozen=True)
+class ServerAttachment:
+    """One of a server's volumes, as Nova's block device mapping shows it."""
+
+    attachment_id: str
+    volume_id: str
+    instance_uuid: str
+    device: str | None
+    tag: str | None
+    delete_on_termination: bool
+    boot_index: int | None
+    attach_status: str
+
+    @property
+    def is_root(self) -> bool:
+        return self.boot_index == 0
+
+
+def server_attachment(row: VolumeAttachment) -> ServerAttachment:
+    return ServerAttachment(row.id, row.volume_id, row.instance_uuid or "", row.device, row.tag,
+                            bool(row.delete_on_termination), row.boot_index, row.attach_status)
+
+
+class ServerAttachmentsMixin:
+    """What Nova calls in-process, as nova/volume/cinder.py calls Cinder over HTTP
+    (attachment_create, then the host connects and completes; attachment_delete).
+
+    The compute service has found and authorized the server and checked its state; these
+    methods check the volume (visible to the caller, policy, free to attach) and write in
+    the caller's transaction, so a refused attach leaves nothing behind.
+    """
+
+    cloud: "Cloud"
+
+    def attach_to_server(self, ctx: RequestContext, volume_id: str, instance_uuid: str, host: str | None, *,
+                         device: str | None = None, tag: str | None = None, delete_on_termination: bool = False,
+                         boot_index: int | None = None) -> ServerAttachment:
+        """Reserve the volume for the server and ask its host to plug it in: attaching until
+        the guest's QEMU shows the disk, then attached (the volume in-use)."""
+        with self.cloud.db.session() as session:
+            volume = self._volume(session, ctx, volume_id, "volume:attachment_create")
+            mine = list(session.execute(select(VolumeAttachment).where(
+                VolumeAttachment.instance_uuid == instance_uuid)).scalars())
+            if any(a.volume_id == volume.id for a in mine):
+                raise BadRequest(f"Invalid volume: volume {volume.id} already attached")
+            if host is not None and volume.host is not None and volume.host != host:
+                raise BadRequest(f"Invalid volume: volume {volume.id} is held by storage host {volume.host} and "
+                                 f"the server runs on {host}; attaching across hosts is not wired yet.")
+            taken = {a.device for a in mine} | ({"/dev/vda"} if boot_index != 0 else set())
+            if device is not None and device in taken:
+                raise Conflict(f"The supplied device path ({device}) is in use.")
+            attachment = self._reserve(session, volume, instance_uuid)
+            attachment.device = device or ("/dev/vda" if boot_index == 0 else
+                                           next((d for d in DEVICE_NAMES if d not in taken), None))
+            attachment.tag, attachment.delete_on_termination = tag, delete_on_termination
+            attachment.boot_index, attachment.attached_host = boot_index, host
+            # Its host plugs it in (a guest not placed yet gets it at launch); the report completes it.
+            attachment.attach_status = "attaching"
+            self._refresh(session, volume)
+            return server_attachment(attachment)
+
+    def detach_from_server(self, ctx: RequestContext, instance_uuid: str, volume_id: str) -> None:
+        """Ask the host to unplug: the row goes once the guest's report no longer shows the disk
+        (at once when the server has no host to ask)."""
+        with self.cloud.db.session() as session:
+            volume = self._volume(session, ctx, volume_id, "volume:attachment_delete")
+            attachment = session.execute(select(VolumeAttachment).where(
+                VolumeAttachment.instance_uuid == instance_uuid, VolumeAttachment.volume_id == volume.id)
+            ).scalars().first()
+            if attachment is None:
+                raise NotFound(f"Instance {instance_uuid} is not attached to volume {volume_id}")
+            if attachment.boot_index == 0:
+                raise BadRequest("Cannot detach a root device volume")
+            if attachment.attach_status == "detaching":
+                return  # asked already: the host is on it
+            if attachment.attached_host or attachment.observed_attached:
+                attachment.attach_status = "detaching"
+                self._refresh(session, volume)
+            else:
+                self._detach(session, volume, attachment)
+
+    def server_attachments(self, ctx: RequestContext, instance_uuids: list[str]) -> dict[str, list[ServerAttachment]]:
+        """Every listed server's volumes in one statement, in attach order (Nova's BDMs for
+        views and os-volume_attachments; the compute service has authorized the servers)."""
+        if not instance_uuids:
+            return {}
+        with self.cloud.db.read() as session:
+            rows = session.execute(select(VolumeAttachment).where(
+                VolumeAttachment.instance_uuid.in_(instance_uuids))
+                .order_by(VolumeAttachment.created_at, VolumeAttachment.id)).scalars()
+            result: dict[str, list[ServerAttachment]] = {}
+            for row in rows:
+                result.setdefault(row.instance_uuid or "", []).append(server_attachment(row))
+            return result
+
+    def release_server(self, ctx: RequestContext, instance_uuid: str) -> list[str]:
+        """Server delete: its attachments go in the caller's transaction, and its
+        delete_on_termination volumes are deleted (desired absent: their host removes each
+        once the guest has let go). Returns the ids of the volumes deleted."""
+        with self.cloud.db.session() as session:
+            rows = list(session.execute(select(VolumeAttachment).where(
+                VolumeAttachment.instance_uuid == instance_uuid)).scalars())
+            doomed: list[Volume] = []
+            for attachment in rows:
+                volume = session.get(Volume, attachment.volume_id)
+                session.delete(attachment)
+                session.flush()
+                if volume is None:
+                    continue
+                self._refresh(session, volume)
+                if attachment.delete_on_termination:
+                    doomed.append(volume)
+            deleted = []
+            for volume in doomed:
+                still_attached = session.execute(select(VolumeAttachment.id).where(
+                    VolumeAttachment.volume_id == volume.id)).first()
+                has_snapshots = session.execute(select(Snapshot.id).where(
+                    Snapshot.volume_id == volume.id, Snapshot.deleted_at.is_(None))).first()
+                # As Cinder refuses Nova's delete of a volume with snapshots: that one stays.
+                if volume.deleted_at is None and still_attached is None and has_snapshots is None:
+                    volume.deleted_at = utcnow()
+                    deleted.append(volume.id)
+                    self._refresh(session, volume)
+                    self._unplace(session, volume)
+            return deleted

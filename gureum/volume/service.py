@@ -20,7 +20,7 @@ from gureum.http.context import RequestContext
 from gureum.http.errors import BadRequest, NotFound
 from gureum.volume import quotas
 from gureum.volume.actions import ActionsMixin
-from gureum.volume.attachments import AttachmentsMixin
+from gureum.volume.attachments import AttachmentsMixin, ServerAttachmentsMixin
 from gureum.volume.hostshare import HostShareMixin
 from gureum.volume.placement import PlacementMixin
 from gureum.volume.snapshots import SnapshotsMixin
@@ -38,7 +38,7 @@ HOST_DOWN_AFTER = timedelta(seconds=60)
 
 
 class VolumeService(VolumesMixin, ActionsMixin, SnapshotsMixin, TypesMixin, AttachmentsMixin, TransfersMixin,
-                    PlacementMixin, HostShareMixin):
+                    PlacementMixin, HostShareMixin, ServerAttachmentsMixin):
     def __init__(self, cloud: "Cloud") -> None:
         self.cloud = cloud
         # Any change a host must act on bumps this, and wakes every agent's long poll.

@@ -65,7 +65,7 @@ def rebuild(req: ApiRequest, server_id: str, body: Any) -> Any:
     mv = microversion(req)
     instance = shown.instance
     server = views.updated(req, instance, shown.host, shown.group_ids, addresses=shown.addresses,
-                           security_groups=shown.security_groups)
+                           security_groups=shown.security_groups, volumes=shown.volumes)
     # Below 2.75 rebuild shows key_name (2.54) and user_data (2.57) beyond PUT's shape;
     # from 2.75 it shows what GET does, with user_data in place of OS-EXT-SRV-ATTR:user_data.
     server.pop("OS-EXT-SRV-ATTR:user_data", None)

@@ -44,8 +44,9 @@ def summary(req: ApiRequest, instance: Instance) -> dict[str, Any]:
 
 def detail(req: ApiRequest, instance: Instance, host: Host | None, group_ids: list[str] | None = None,
            show_extra_specs: bool = False, addresses: dict[str, Any] | None = None,
-           security_groups: list[str] | None = None) -> dict[str, Any]:
-    """The server as GET shows it. `security_groups`: the names on its ports (None: it has none)."""
+           security_groups: list[str] | None = None, volumes: list[tuple[str, bool]] | None = None) -> dict[str, Any]:
+    """The server as GET shows it. `security_groups`: the names on its ports (None: it has none);
+    `volumes`: (volume id, delete_on_termination) of each volume attached."""
     mv = microversion(req)
     ctx = req.context
     is_admin = ctx.is_admin
@@ -83,7 +84,10 @@ def detail(req: ApiRequest, instance: Instance, host: Host | None, group_ids: li
         "OS-EXT-STS:task_state": instance.task_state,
         "OS-EXT-STS:vm_state": instance.vm_state,
         "OS-EXT-STS:power_state": instance.power_state,
-        "os-extended-volumes:volumes_attached": [],
+        # Nova adds delete_on_termination from 2.3.
+        "os-extended-volumes:volumes_attached": [
+            {"id": volume_id, **({"delete_on_termination": dot} if mv.at_least(3) else {})}
+            for volume_id, dot in volumes or []],
         "security_groups": [{"name": name} for name in (
             instance.security_groups or [] if security_groups is None else security_groups)],
     }
@@ -106,8 +110,6 @@ def detail(req: ApiRequest, instance: Instance, host: Host | None, group_ids: li
                 "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
                 "OS-EXT-SRV-ATTR:user_data": instance.user_data,
             })
-    if mv.at_least(3):
-        body["os-extended-volumes:volumes_attached"] = []
     if mv.at_least(9):
         body["locked"] = instance.locked
     if mv.at_least(16) and is_admin:

@@ -267,8 +267,8 @@ def _list(req: ApiRequest, detailed: bool) -> dict[str, Any]:
     shown, next_marker = req.cloud.compute.list_servers(req.context, params, detailed=detailed,
                                                         locked_filter=microversion(req).at_least(73))
     if detailed:
-        items = [views.detail(req, s.instance, s.host, addresses=s.addresses, security_groups=s.security_groups)
-                 for s in shown]
+        items = [views.detail(req, s.instance, s.host, addresses=s.addresses, security_groups=s.security_groups,
+                              volumes=s.volumes) for s in shown]
     else:
         items = [views.summary(req, s.instance) for s in shown]
     body: dict[str, Any] = {"servers": items}
@@ -293,7 +293,7 @@ def list_servers_detail(req: ApiRequest) -> dict[str, Any]:
 def show_server(req: ApiRequest) -> dict[str, Any]:
     shown = req.cloud.compute.show_server(req.context, req.path["server_id"])
     return {"server": views.detail(req, shown.instance, shown.host, shown.group_ids, addresses=shown.addresses,
-                                   security_groups=shown.security_groups)}
+                                   security_groups=shown.security_groups, volumes=shown.volumes)}
 
 
 @endpoint(schema=UPDATE_SCHEMA, summary="Update a server")
@@ -307,7 +307,7 @@ def update_server(req: ApiRequest) -> dict[str, Any]:
             changes[f"access_ip_v{version}"] = access_ip(body[f"accessIPv{version}"], version)
     shown = req.cloud.compute.update_server(req.context, req.path["server_id"], changes)
     return {"server": views.updated(req, shown.instance, shown.host, shown.group_ids, addresses=shown.addresses,
-                                    security_groups=shown.security_groups)}
+                                    security_groups=shown.security_groups, volumes=shown.volumes)}
 
 
 @endpoint(status=204, summary="Delete a server")

@@ -1,0 +1,164 @@
+"""Nova's side of block storage in-process: os-volume_attachments' service methods over the
+volume service, what the guest's host is asked for and reports, and server delete."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from gureum.agent.protocol import HostCapacity, HostReport, ObservedBackend, ObservedInstance, ObservedVolume
+from gureum.cloud import Cloud
+from gureum.compute import states
+from gureum.config import Settings
+from gureum.http.errors import BadRequest, Conflict, NotFound
+from gureum.volume.models import VolumeAttachment
+from tests.compute.test_service import _CLOUD, admin, ctx, server
+
+HOST = "node-1"
+GiB = 1024**3
+OTHER = "q" * 32
+
+
+@pytest.fixture
+def cloud(tmp_path: Path) -> Iterator[Cloud]:
+    cloud = Cloud(Settings(state_dir=tmp_path / "state"))
+    cloud.start()
+    _CLOUD.append(cloud)
+    yield cloud
+    _CLOUD.pop()
+    cloud.image.stop()
+    cloud.close()
+
+
+def report(cloud: Cloud, plugged: dict[str, list[str]] | None = None) -> None:
+    """One pass of node-1's agent: it holds every desired volume and its guests run with the
+    attachments `plugged` names (server id -> attachment ids)."""
+    desired = cloud.compute.desired_state(HOST)
+    plugged = plugged or {}
+    cloud.compute.apply_report(HostReport(
+        hostname=HOST, capacity=HostCapacity(vcpus=8, memory_mb=8192, disk_gb=100),
+        instances=[ObservedInstance(uuid=i.uuid, power_state=states.RUNNING,
+                                    volumes_attached=plugged.get(i.uuid, [])) for i in desired.instances],
+        volumes=[ObservedVolume(id=v.id, present=True, size_gb=v.size_gb) for v in desired.volumes],
+        volume_backends=[ObservedBackend("file", 100 * GiB, 100 * GiB)]))
+
+
+def volume(cloud: Cloud, project_ctx=None) -> str:  # type: ignore[no-untyped-def]
+    volume_id = cloud.volume.create_volume(project_ctx or ctx(), {"volume": {"size": 1}}).volume.id
+    report(cloud)
+    return volume_id
+
+
+def status(cloud: Cloud, volume_id: str) -> str:
+    return cloud.volume.get_volume(admin(), volume_id).volume.status
+
+
+def desired_attachments(cloud: Cloud, server_id: str) -> list[str]:
+    for instance in cloud.compute.desired_state(HOST).instances:
+        if instance.uuid == server_id:
+            return [a.volume_id for a in instance.volumes]
+    return []
+
+
+def attachment_rows(cloud: Cloud) -> int:
+    with cloud.db.read() as s:
+        return int(s.execute(select(func.count()).select_from(VolumeAttachment)).scalar_one())
+
+
+def test_attach_plugs_in_on_the_guests_host_and_shows_on_the_server(cloud: Cloud) -> None:
+    vm = server(cloud)
+    report(cloud)
+    data = volume(cloud)
+    mapping = cloud.compute.attach_volume(ctx(), vm, data, tag="db")
+    assert (mapping.device, mapping.server_id, mapping.tag, mapping.delete_on_termination) == \
+        ("/dev/vdb", vm, "db", False)
+    assert status(cloud, data) == "attaching"
+    assert desired_attachments(cloud, vm) == [data]
+    report(cloud, {vm: [mapping.attachment_id]})
+    assert status(cloud, data) == "in-use"
+    assert cloud.compute.show_server(ctx(), vm).volumes == [(data, False)]
+    assert [m.volume_id for m in cloud.compute.volume_attachments(ctx(), vm)] == [data]
+    assert cloud.compute.volume_attachment(ctx(), vm, data).attachment_id == mapping.attachment_id
+    shown, _ = cloud.compute.list_servers(ctx(), {}, detailed=True)
+    assert shown[0].volumes == [(data, False)]
+    second = cloud.compute.attach_volume(ctx(), vm, volume(cloud), delete_on_termination=True)
+    assert second.device == "/dev/vdc" and second.delete_on_termination
+
+
+def test_attach_refusals_name_the_problem_and_leave_no_row(cloud: Cloud) -> None:
+    vm, other_vm = server(cloud), server(cloud)
+    report(cloud)
+    data = volume(cloud)
+    cloud.compute.attach_volume(ctx(), vm, data)
+    with pytest.raises(BadRequest, match="already attached"):
+        cloud.compute.attach_volume(ctx(), vm, data)
+    with pytest.raises(BadRequest, match="must be available"):
+        cloud.compute.attach_volume(ctx(), other_vm, data)
+    with pytest.raises(NotFound, match="could not be found"):
+        cloud.compute.attach_volume(ctx(), vm, "0" * 8 + "-0000-0000-0000-" + "0" * 12)
+    theirs = volume(cloud, ctx(OTHER))
+    with pytest.raises(NotFound, match=f"Volume {theirs} could not be found"):
+        cloud.compute.attach_volume(ctx(), vm, theirs)
+    free = volume(cloud)
+    with pytest.raises(Conflict, match=r"device path \(/dev/vdb\) is in use"):
+        cloud.compute.attach_volume(ctx(), vm, free, device="/dev/vdb")
+    with pytest.raises(NotFound):
+        cloud.compute.attach_volume(ctx(OTHER), vm, free)
+    building = server(cloud, states.BUILDING)
+    with pytest.raises(Conflict, match="vm_state building"):
+        cloud.compute.attach_volume(ctx(), building, free)
+    locked = server(cloud, locked=True)
+    with pytest.raises(Conflict, match="is locked"):
+        cloud.compute.attach_volume(ctx(), locked, free)
+    busy = server(cloud)
+    cloud.compute.stop_server(ctx(), busy)
+    with pytest.raises(Conflict, match="task_state powering-off"):
+        cloud.compute.attach_volume(ctx(), busy, free)
+    assert attachment_rows(cloud) == 1 and status(cloud, free) == "available"
+
+
+def test_detach_waits_for_the_guest_to_let_go(cloud: Cloud) -> None:
+    vm = server(cloud)
+    report(cloud)
+    data = volume(cloud)
+    mapping = cloud.compute.attach_volume(ctx(), vm, data)
+    report(cloud, {vm: [mapping.attachment_id]})
+    cloud.compute.detach_volume(ctx(), vm, data)
+    assert status(cloud, data) == "detaching" and desired_attachments(cloud, vm) == []
+    cloud.compute.detach_volume(ctx(), vm, data)  # asked again while the host is on it: no change
+    report(cloud, {vm: [mapping.attachment_id]})  # the guest still holds it
+    assert status(cloud, data) == "detaching"
+    report(cloud)
+    assert status(cloud, data) == "available" and cloud.compute.volume_attachments(ctx(), vm) == []
+    with pytest.raises(NotFound, match=f"Instance {vm} is not attached to volume {data}"):
+        cloud.compute.detach_volume(ctx(), vm, data)
+    with pytest.raises(NotFound):
+        cloud.compute.volume_attachment(ctx(), vm, data)
+
+
+def test_a_root_volume_cannot_be_detached(cloud: Cloud) -> None:
+    vm = server(cloud)
+    report(cloud)
+    root = volume(cloud)
+    cloud.volume.attach_to_server(ctx(), root, vm, HOST, boot_index=0)
+    assert cloud.compute.volume_attachment(ctx(), vm, root).device == "/dev/vda"
+    with pytest.raises(BadRequest, match="Cannot detach a root device volume"):
+        cloud.compute.detach_volume(ctx(), vm, root)
+
+
+def test_server_delete_releases_its_volumes_and_deletes_delete_on_termination_ones(cloud: Cloud) -> None:
+    vm = server(cloud)
+    report(cloud)
+    keep, scratch = volume(cloud), volume(cloud)
+    a = cloud.compute.attach_volume(ctx(), vm, keep)
+    b = cloud.compute.attach_volume(ctx(), vm, scratch, delete_on_termination=True)
+    report(cloud, {vm: [a.attachment_id, b.attachment_id]})
+    cloud.compute.delete_server(ctx(), vm)
+    assert status(cloud, keep) == "available" and status(cloud, scratch) == "deleting"
+    assert attachment_rows(cloud) == 0
+    report(cloud)  # the host lets the deleted volume go
+    with pytest.raises(NotFound):
+        cloud.volume.get_volume(admin(), scratch)
