@@ -30,9 +30,17 @@ from typing import Any
 
 import pytest
 
-from gureum.testing import RunningCloud, remove_namespaces, remove_state, start_cloud, wait_for, wait_for_compute
+from gureum.testing import (
+    RunningCloud,
+    remove_namespaces,
+    remove_state,
+    short_state_dir,
+    start_cloud,
+    wait_for,
+    wait_for_compute,
+)
 from gureum.testing_cloudimage import CloudImage, debian_cloud_image, debootstrap_available
-from tests.conftest import short_state_dir, unique
+from tests.conftest import unique
 from tests.e2e.netns import Outside
 
 pytestmark = [
@@ -209,7 +217,7 @@ def ssh(booted: Booted, guest: Guest, command: str, timeout: float = 60) -> subp
 
 PROBE = ("hostname; echo @@; cat /var/tmp/gureum-write-files; echo @@; cat /var/tmp/gureum-runcmd; echo @@; "
          "ip -4 -o addr show; echo @@; sudo -n cloud-init status --long; echo @@; "
-         "sudo -n cat /run/cloud-init/result.json")
+         "sudo -n cat /run/cloud-init/result.json; echo @@; cat /sys/class/dmi/id/product_name")
 DIAGNOSE = ("sudo -n sh -c 'cat /etc/network/interfaces.d/*; ip route; cat /etc/resolv.conf; "
             "grep -E \"WARNING|ERROR|Traceback\" /var/log/cloud-init.log | tail -40'")
 
@@ -225,7 +233,7 @@ def test_debian_cloud_image(booted: Booted, variant: str) -> None:
 
     result = wait_for(lambda: (r := ssh(booted, guest, PROBE)).returncode == 0 and r, 60, 3,
                       f"ssh as debian with the key pair to {guest.name} at {guest.floating_ip}")
-    hostname, write_files, runcmd, addresses, status, result_json = result.stdout.split("@@\n")
+    hostname, write_files, runcmd, addresses, status, result_json, product = result.stdout.split("@@\n")
     diagnosis = f"\nthe guest:\n{ssh(booted, guest, DIAGNOSE).stdout}\nconsole:\n{_cloud_init_lines(console)}"
     assert hostname.strip() == guest.name, diagnosis
     assert write_files.strip() == "written by cloud-init from user data", diagnosis
@@ -234,6 +242,7 @@ def test_debian_cloud_image(booted: Booted, variant: str) -> None:
     assert f"inet {guest.static_ip}/24 " in addresses, addresses + diagnosis
     assert "status: done" in status, status + diagnosis
     assert json.loads(result_json)["v1"]["errors"] == [], result_json + diagnosis
+    assert product.strip() == "OpenStack Nova", product  # SMBIOS type 1, as Nova's libvirt driver sets it
 
     shown = cloud.openstack_json("server", "show", guest.name)
     assert shown["config_drive"] == ("True" if VARIANTS[variant] else ""), shown["config_drive"]
