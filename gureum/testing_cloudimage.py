@@ -7,7 +7,9 @@ the bookworm packages of the mirror apt already uses here:
 - `debootstrap --variant=minbase` with the kernel (linux-image-cloud-amd64),
   cloud-init, openssh-server, ifupdown and isc-dhcp-client (cloud-init 22.4
   renders Debian's network config as /etc/network/interfaces.d, as Debian 12's
-  own cloud images do), sudo and growpart;
+  own cloud images do), sudo and growpart; LANG=C.UTF-8, as Debian's images set
+  it (cloud-init's locale module would otherwise try to make en_US.UTF-8, which
+  Debian's locale-gen does not take as an argument, and fail);
 - cloud-init's datasource list as Debian's OpenStack image has it, [ConfigDrive,
   OpenStack, None], its stock modules, and the default user `debian`;
 - boot as gureum's own guest disk does it (gureum.guest.bootdisk), without loop
@@ -224,6 +226,7 @@ def _build(image: Path, cache_dir: Path, mirror: str, log_path: Path) -> dict[st
     debs.mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="build-", dir=cache_dir))
     tree = work / "root"
+    partial = image.with_name(image.name + ".partial")
     try:
         with log_path.open("w") as log:
             _debootstrap(tree, debs, mirror, log)
@@ -233,11 +236,11 @@ def _build(image: Path, cache_dir: Path, mirror: str, log_path: Path) -> dict[st
             _trim(tree)
             raw = work / "disk.raw"
             _make_disk(raw, tree, kernel, initrd, root_uuid, work, log)
-            partial = image.with_name(image.name + ".partial")
             _run(["qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", str(raw), str(partial)], log)
             partial.rename(image)
         return packages
     finally:
+        partial.unlink(missing_ok=True)
         _remove_tree(work)
 
 
