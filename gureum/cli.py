@@ -215,6 +215,8 @@ class AgentSupervisor:
             cmd += ["--local-ip", s.agent_local_ip]
         for physnet, bridge in s.bridge_mappings.items():
             cmd += ["--bridge-mapping", f"{physnet}:{bridge}"]
+        if s.guest_dns_upstreams is not None:
+            cmd += [f"--dns-upstream={u}" for u in s.guest_dns_upstreams] or ["--no-dns-upstream"]
         return cmd
 
     @property
@@ -275,6 +277,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
     lock = hold_agent_lock(args.state_dir)
     try:
         mappings = parse_bridge_mappings(args.bridge_mapping)
+        dns_upstreams = dns_upstreams_of(args.dns_upstream, args.no_dns_upstream)
     except ValueError as exc:
         print(f"gureum agent: {exc}", file=sys.stderr)
         return 2
@@ -282,7 +285,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
                                 hostname=args.hostname or "", accel=args.accel,
                                 availability_zone=args.availability_zone, netns=args.netns or None,
                                 name_prefix=args.name_prefix, bridge_mappings=mappings,
-                                local_ip=args.local_ip))
+                                local_ip=args.local_ip, dns_upstreams=dns_upstreams))
     signal.signal(signal.SIGTERM, lambda *_: agent.stop())
     signal.signal(signal.SIGINT, lambda *_: agent.stop())
     agent.run()
@@ -300,6 +303,20 @@ def parse_bridge_mappings(values: list[str] | None) -> dict[str, str]:
                              "(a bridge name has at most 15 characters)")
         mappings[physnet] = bridge
     return mappings
+
+
+def dns_upstreams_of(values: list[str] | None, none: bool) -> list[str] | None:
+    """--dns-upstream entries, checked; None (the host's resolv.conf) when none is given."""
+    from gureum.agent.dataplane.dns import parse_upstream  # noqa: PLC0415
+
+    if none:
+        return []
+    for value in values or []:
+        try:
+            parse_upstream(value)
+        except ValueError as exc:
+            raise ValueError(f"--dns-upstream {value!r}: write an address, ADDRESS:PORT or [IPV6]:PORT") from exc
+    return list(values) if values else None
 
 
 def exit_with_parent() -> None:
@@ -361,12 +378,17 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(f"gureum up: {exc}", file=sys.stderr)
             return 2
         settings = settings.with_overrides(external_gateway=args.external_gateway)
-    if getattr(args, "bridge_mapping", None):
-        try:
+    try:
+        if getattr(args, "bridge_mapping", None):
             settings = settings.with_overrides(bridge_mappings=parse_bridge_mappings(args.bridge_mapping))
-        except ValueError as exc:
-            print(f"gureum up: {exc}", file=sys.stderr)
-            return 2
+        upstreams = dns_upstreams_of(args.guest_dns_upstream, args.no_guest_dns_upstream)
+        if upstreams is not None:
+            settings = settings.with_overrides(guest_dns_upstreams=upstreams)
+        elif settings.guest_dns_upstreams is not None:  # from gureum.yaml: checked here too
+            dns_upstreams_of(settings.guest_dns_upstreams, False)
+    except ValueError as exc:
+        print(f"gureum up: {exc}", file=sys.stderr)
+        return 2
     setup_logging(settings.log_level)
     role = ControllerRole(command="up", write_clouds_yaml=not args.no_clouds_yaml, run_agent=settings.run_agent,
                           register_guest_image=settings.register_guest_image)
@@ -455,6 +477,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--external-gateway", default="", metavar="ADDRESS/PREFIX",
                     help="opt-in: give the provider bridge the external subnet's gateway (e.g. 203.0.113.1/24) and "
                          "NAT that network out through this host, so floating IPs answer here with no routes")
+    up.add_argument("--guest-dns-upstream", action="append", metavar="ADDRESS[:PORT]", default=None,
+                    help="where DHCP ports send the DNS queries of guests whose subnet names no DNS servers, "
+                         "repeatable (default: this host's /etc/resolv.conf servers)")
+    up.add_argument("--no-guest-dns-upstream", action="store_true",
+                    help="answer those queries SERVFAIL instead of sending them anywhere (isolated labs, tests)")
     up.set_defaults(func=cmd_up)
 
     serve = sub.add_parser("serve", help="run a controller (APIs, scheduler) in the foreground",
@@ -483,6 +510,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="physical network to bridge, repeatable, like provider:br-ex")
     agent.add_argument("--local-ip", default="",
                        help="this node's address for VXLAN tunnels ('': what the hostname resolves to)")
+    agent.add_argument("--dns-upstream", action="append", metavar="ADDRESS[:PORT]", default=None,
+                       help="where DHCP ports send the DNS queries of guests whose subnet names no DNS servers, "
+                            "repeatable (default: this host's /etc/resolv.conf servers)")
+    agent.add_argument("--no-dns-upstream", action="store_true",
+                       help="answer those queries SERVFAIL instead of sending them anywhere")
     agent.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                        help="log level")
     agent.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)

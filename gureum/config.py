@@ -65,6 +65,9 @@ class Settings:
     # `gureum up` builds the small test guest from Debian packages and registers it.
     register_guest_image: bool = True
     agent_accel: str = ""
+    # Where guests' DNS queries go when their subnet names no DNS servers (the DHCP port
+    # relays them): None, this host's /etc/resolv.conf; [], nowhere; or "ip[:port]" entries.
+    guest_dns_upstreams: list[str] | None = None
     # The agent's dataplane: "" keeps it in this host's own network namespace; a name puts
     # bridges, taps and guests in that namespace instead (a host stand-in, for tests and labs).
     agent_netns: str = ""

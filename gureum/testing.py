@@ -120,6 +120,9 @@ def start_cloud(state_dir: Path, *extra_args: str, port: int | None = None, time
         # A test's agent never builds its dataplane in the machine's own namespace.
         prefix = test_name_prefix(state_dir)
         extra_args = (*extra_args, "--agent-netns", f"{prefix}-host", "--agent-name-prefix", prefix)
+    if "--no-agent" not in extra_args and not any(a.startswith("--guest-dns-upstream") for a in extra_args):
+        # Test guests' DNS queries never leave for the machine's own resolvers.
+        extra_args = (*extra_args, "--no-guest-dns-upstream")
     cmd = [str(VENV_BIN / "gureum"), "up", "--state-dir", str(state_dir), "--listen", f"127.0.0.1:{port}",
            "--clouds-yaml", str(state_dir / "clouds.yaml"), *extra_args]
     process = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env)

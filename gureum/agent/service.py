@@ -19,6 +19,7 @@ from gureum.agent.applied import AppliedStore
 from gureum.agent.console import ConsoleRelay
 from gureum.agent.client import ControllerClient, ControllerRefused, ControllerUnreachable
 from gureum.agent.dataplane import LinuxDataplane
+from gureum.agent.dataplane.dns import parse_upstream
 from gureum.agent.metadata_index import MetadataIndex
 from gureum.agent.hypervisor import QemuHypervisor
 from gureum.agent.hypervisor.accel import Accel
@@ -52,6 +53,9 @@ class AgentSettings:
     rbd_conf: str = ""
     rbd_user: str = "admin"
     rbd_pool: str = "volumes"
+    # Where the DHCP ports' DNS relay sends guests' queries ("ip" or "ip:port"); None: this
+    # host's /etc/resolv.conf; []: nowhere (every query gets SERVFAIL).
+    dns_upstreams: list[str] | None = None
 
     @property
     def effective_hostname(self) -> str:
@@ -69,7 +73,9 @@ class Agent:
         self.metadata = MetadataIndex()
         self.dataplane = LinuxDataplane(state_dir=state / "dataplane", host_netns=settings.netns,
                                    bridge_mappings=dict(settings.bridge_mappings), local_ip=self.local_ip,
-                                   name_prefix=settings.name_prefix, metadata_lookup=self.metadata.lookup)
+                                   name_prefix=settings.name_prefix, metadata_lookup=self.metadata.lookup,
+                                   dns_upstreams=None if settings.dns_upstreams is None
+                                   else [parse_upstream(u) for u in settings.dns_upstreams])
         self.hypervisor = QemuHypervisor(state / "instances", accel=Accel(settings.accel) if settings.accel else None,
                                          command_prefix=self.dataplane.command_prefix())
         images = ImageCache(state / "image-cache", self.client)
@@ -191,3 +197,4 @@ class Agent:
 
     def stop(self) -> None:
         self.stopping.set()
+        self._pass_wanted.set()  # the pass loop waits on this, not on stopping: wake it to end now
