@@ -45,6 +45,7 @@ def routes() -> list[BaseRoute]:
         Route("/instances/action", instances.instance_action, methods=["POST"]),
         Route("/instances/{server_id}", instances.instance_detail, methods=["GET"]),
         Route("/instances/{server_id}/log", instances.console_log, methods=["GET"]),
+        Route("/instances/{server_id}/log/events", instances.console_log_events, methods=["GET"]),
         Route("/instances/{server_id}/change", instances.server_change, methods=["POST"]),
         Route("/instances/{server_id}/console", console.console_page, methods=["GET"]),
         WebSocketRoute("/instances/{server_id}/console/ws", console.console_socket),

@@ -166,7 +166,7 @@ def test_instance_page(admin: TestClient) -> None:
     page = admin.get(f"/dashboard/instances/{server_id}")
     assert page.status_code == 200
     assert f"openstack server show {server_id}" in page.text
-    assert 'hx-get="/dashboard/instances/' in page.text
+    assert f'data-live-log="/dashboard/instances/{server_id}/log/events"' in page.text
     missing = admin.get("/dashboard/instances/00000000-0000-0000-0000-000000000000")
     assert missing.status_code == 404 and "could not be found" in missing.text.lower()
 
@@ -178,6 +178,26 @@ def test_event_stream_is_bounded(admin: TestClient, monkeypatch: pytest.MonkeyPa
         assert stream.headers["content-type"].startswith("text/event-stream")
         body = "".join(stream.iter_text())
     assert body.startswith("retry: 2000") and ": tick" in body
+
+
+def test_console_log_streams_its_lines_at_once_then_only_changes(admin: TestClient,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from gureum.dashboard.pages import instances
+    monkeypatch.setattr(instances, "STREAM_SECONDS", 2.5)
+    listing = admin.get("/dashboard/instances/").text
+    server_id = re.search(r'id="srv-([0-9a-f-]+)"', listing).group(1)
+    once = admin.get(f"/dashboard/instances/{server_id}/log")
+    assert once.status_code == 200 and '<pre class="console-log"' in once.text
+    with admin.stream("GET", f"/dashboard/instances/{server_id}/log/events") as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        body = "".join(stream.iter_text())
+    events = [block for block in body.split("\n\n") if block.startswith("event: log")]
+    # The log came at once; with nothing new in 2.5 s, the later polls sent only ticks.
+    assert len(events) == 1 and ": tick" in body, body[:500]
+    missing = "00000000-0000-0000-0000-000000000000"
+    with admin.stream("GET", f"/dashboard/instances/{missing}/log/events") as stream:
+        body = "".join(stream.iter_text())
+    assert "event: log" in body and "could not be found" in body.lower()
 
 
 def test_the_list_pages_with_the_apis_marker(admin: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:

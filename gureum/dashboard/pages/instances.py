@@ -157,14 +157,51 @@ async def instance_detail(p: Page) -> Response:
                     notice=p.request.query_params.get("notice"))
 
 
+CONSOLE_LINES = 200
+
+
+async def console_text(api: ApiClient, server_id: str) -> str:
+    """The last lines of the console log, as `openstack console log show --lines 200` reads them."""
+    answer = await api.call("POST", f"/compute/v2.1/servers/{server_id}/action",
+                            json_body={"os-getConsoleOutput": {"length": CONSOLE_LINES}})
+    if answer.status == 401:
+        raise ApiFailed(answer, "Reading the console log")
+    return answer.json().get("output", "") if answer.ok else f"(no console log: {answer.error_message})"
+
+
 @page
 async def console_log(p: Page) -> Response:
-    """The last lines of the console log (polled by the page while it is open)."""
-    server_id = p.request.path_params["server_id"]
-    answer = await p.api.call("POST", f"/compute/v2.1/servers/{server_id}/action",
-                              json_body={"os-getConsoleOutput": {"length": 200}})
-    text = answer.json().get("output", "") if answer.ok else f"(no console log: {answer.error_message})"
-    return p.render("_console_log.html", text=text)
+    """The console log once (the page's fallback when server-sent events do not get through)."""
+    return p.render("_console_log.html", text=await console_text(p.api, p.request.path_params["server_id"]))
+
+
+async def console_log_events(request: Request) -> Response:
+    """Server-sent events: the console log's last lines at once, then again whenever they change."""
+    viewer = await viewer_of(request)
+    if viewer is None:
+        return to_login(request, expired=True)
+    api = client_for(request, viewer.token)
+    server_id = request.path_params["server_id"]
+
+    async def stream() -> AsyncIterator[str]:
+        shown: str | None = None
+        deadline = time.monotonic() + STREAM_SECONDS
+        yield "retry: 2000\n\n"
+        while time.monotonic() < deadline:
+            try:
+                text = await console_text(api, server_id)
+            except ApiFailed:
+                yield sse("ended", "expired")
+                return
+            if text != shown:
+                yield sse("log", text)  # plain text: the page sets it as text, never as HTML
+                shown = text
+            else:
+                yield ": tick\n\n"
+            await asyncio.sleep(POLL_SECONDS)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"cache-control": "no-store", "x-accel-buffering": "no"})
 
 
 @page

@@ -89,9 +89,39 @@
     open();
   }
 
+  // The console log, live: every change arrives as an event; the view follows the end unless
+  // the reader scrolled up. Polling once every 3 s if events do not get through.
+  function liveLog(box) {
+    let source = null, failures = 0, poller = null;
+    function show(text) {
+      const pre = box.querySelector("pre");
+      const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+      pre.textContent = text;
+      if (atEnd) pre.scrollTop = pre.scrollHeight;
+    }
+    function poll() {
+      fetch(box.dataset.poll, { headers: { "HX-Request": "true" } }).then((r) => r.text()).then((html) => {
+        const tpl = document.createElement("template"); tpl.innerHTML = html.trim();
+        const pre = tpl.content.querySelector("pre"); if (pre) show(pre.textContent);
+      });
+    }
+    function open() {
+      if (source || !window.EventSource) { if (!window.EventSource && !poller) poller = setInterval(poll, 3000); return; }
+      source = new EventSource(box.dataset.liveLog);
+      source.addEventListener("log", (e) => { failures = 0; show(e.data); });
+      source.addEventListener("ended", () => { close(); location.reload(); });
+      source.onerror = () => { failures += 1; if (failures > 3) { close(); if (!poller) { poll(); poller = setInterval(poll, 3000); } } };
+    }
+    function close() { if (source) { source.close(); source = null; } }
+    document.addEventListener("visibilitychange", () => { if (document.hidden) close(); else open(); });
+    window.addEventListener("pagehide", close);
+    open();
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     showTheme();
     document.querySelectorAll("table[data-live]").forEach(liveTable);
+    document.querySelectorAll("[data-live-log]").forEach(liveLog);
     document.querySelectorAll("[data-upload]").forEach(uploadForm);
   });
 

@@ -79,6 +79,21 @@ def test_type_into_the_serial_console_in_the_page(page: Page, cloud: RunningClou
     page.screenshot(path=str(shots / "console.png"), full_page=True)
 
 
+def test_the_console_log_follows_the_guest_without_a_reload(page: Page, cloud: RunningCloud,
+                                                             running_server: str) -> None:
+    log_in(page, cloud, "/dashboard/instances/")
+    page.get_by_role("link", name=running_server, exact=True).click()
+    log = page.locator("#console-log pre")
+    expect(log).not_to_contain_text("(reading the console log)", timeout=30_000)
+    url = page.url
+    # What the guest prints now (through the CLI's serial console) reaches the open page by itself.
+    shown = cloud.openstack_json("console", "url", "show", "--serial", running_server)
+    with connect(shown["url"], subprotocols=["binary"], open_timeout=30) as ws:
+        ask(ws, "echo live-$((6*7))", "live-42")
+    expect(log).to_contain_text("live-42", timeout=60_000)
+    assert page.url == url
+
+
 def test_console_socket_refuses_another_origin(cloud: RunningCloud, running_server: str) -> None:
     server = cloud.openstack_json("server", "show", running_server)
     url = f"ws://127.0.0.1:{cloud.port}/dashboard/instances/{server['id']}/console/ws?csrf=x"
