@@ -92,6 +92,7 @@ class Booted:
     dhcp_net: str
     static_net: str
     timings: dict[str, float]
+    image: CloudImage
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +168,7 @@ def _boot_two(cloud: RunningCloud, outside: Outside, image: CloudImage, tmp: Pat
     timings["servers active"] = time.monotonic() - started
     timings["boot started"] = time.monotonic()
     return Booted(cloud=cloud, outside=outside, key=key, guests=guests, dhcp_net=dhcp_net, static_net=static_net,
-                  timings=timings)
+                  timings=timings, image=image)
 
 
 def _fixed_ip(server: dict[str, Any], network: str) -> str:
@@ -228,7 +229,9 @@ def test_debian_cloud_image(booted: Booted, variant: str) -> None:
     datasource, console = wait_for_cloud_init(cloud, guest)
     print(f"\n{variant}: cloud-init finished {time.monotonic() - booted.timings['boot started']:.0f} s after "
           f"both servers were ACTIVE ({datasource}); setup: "
-          + ", ".join(f"{k} {v:.0f} s" for k, v in booted.timings.items() if k != "boot started"))
+          + ", ".join(f"{k} {v:.0f} s" for k, v in booted.timings.items() if k != "boot started")
+          + f"; image {booted.image.path.name}, {booted.image.size_bytes / 2**20:.0f} MiB, "
+          + ("built" if booted.image.built else "cached") + f" (its build took {booted.image.build_seconds} s)")
     assert datasource.startswith(EXPECTED_DATASOURCE[variant]), _cloud_init_lines(console)
 
     result = wait_for(lambda: (r := ssh(booted, guest, PROBE)).returncode == 0 and r, 60, 3,
