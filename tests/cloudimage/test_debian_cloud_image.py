@@ -181,6 +181,15 @@ def _fixed_ip(server: dict[str, Any], network: str) -> str:
     return str(found[0]).split(",")[0].strip()
 
 
+def _dhcp_port_ip(cloud: RunningCloud, network: str) -> str:
+    ports = cloud.openstack_json("port", "list", "--network", network, "--device-owner", "network:dhcp")
+    assert len(ports) == 1, ports
+    fixed = ports[0]["Fixed IP Addresses"]
+    if isinstance(fixed, list):
+        return str(fixed[0]["ip_address"])
+    return re.findall(r"ip_address='([^']+)'", str(fixed))[0]  # older clients: one formatted string
+
+
 def console_output(cloud: RunningCloud, token: str, server_id: str) -> str:
     """The guest's serial console log, through Nova's os-getConsoleOutput (cheaper than the CLI)."""
     request = urllib.request.Request(f"{cloud.base_url}/compute/v2.1/servers/{server_id}/action",
@@ -216,7 +225,7 @@ def ssh(booted: Booted, guest: Guest, command: str, timeout: float = 60) -> subp
                                f"debian@{guest.floating_ip}", command], timeout=timeout)
 
 
-PROBE = ("hostname; echo @@; cat /var/tmp/gureum-write-files; echo @@; cat /var/tmp/gureum-runcmd; echo @@; "
+PROBE = ("grep ^nameserver /etc/resolv.conf; echo @@; hostname; echo @@; cat /var/tmp/gureum-write-files; echo @@; cat /var/tmp/gureum-runcmd; echo @@; "
          "ip -4 -o addr show; echo @@; sudo -n cloud-init status --long; echo @@; "
          "sudo -n cat /run/cloud-init/result.json; echo @@; cat /sys/class/dmi/id/product_name")
 DIAGNOSE = ("sudo -n sh -c 'cat /etc/network/interfaces.d/*; ip route; cat /etc/resolv.conf; "
@@ -236,7 +245,7 @@ def test_debian_cloud_image(booted: Booted, variant: str) -> None:
 
     result = wait_for(lambda: (r := ssh(booted, guest, PROBE)).returncode == 0 and r, 60, 3,
                       f"ssh as debian with the key pair to {guest.name} at {guest.floating_ip}")
-    hostname, write_files, runcmd, addresses, status, result_json, product = result.stdout.split("@@\n")
+    nameservers, hostname, write_files, runcmd, addresses, status, result_json, product = result.stdout.split("@@\n")
     diagnosis = f"\nthe guest:\n{ssh(booted, guest, DIAGNOSE).stdout}\nconsole:\n{_cloud_init_lines(console)}"
     assert hostname.strip() == guest.name, diagnosis
     assert write_files.strip() == "written by cloud-init from user data", diagnosis
@@ -246,6 +255,8 @@ def test_debian_cloud_image(booted: Booted, variant: str) -> None:
     assert "status: done" in status, status + diagnosis
     assert json.loads(result_json)["v1"]["errors"] == [], result_json + diagnosis
     assert product.strip() == "OpenStack Nova", product  # SMBIOS type 1, as Nova's libvirt driver sets it
+    # The DHCP subnet names no DNS servers: the guest asks the DHCP port, from DHCP or network_data.json.
+    assert nameservers.split() == ["nameserver", _dhcp_port_ip(cloud, booted.dhcp_net)], nameservers + diagnosis
 
     shown = cloud.openstack_json("server", "show", guest.name)
     assert shown["config_drive"] == ("True" if VARIANTS[variant] else ""), shown["config_drive"]
