@@ -255,7 +255,8 @@ def test_debian_cloud_image(booted: Booted, variant: str) -> None:
     assert "status: done" in status, status + diagnosis
     assert json.loads(result_json)["v1"]["errors"] == [], result_json + diagnosis
     assert product.strip() == "OpenStack Nova", product  # SMBIOS type 1, as Nova's libvirt driver sets it
-    # The DHCP subnet names no DNS servers: the guest asks the DHCP port, from DHCP or network_data.json.
+    # The DHCP subnet names no DNS servers: its DHCP port answers, and dhclient writes it to resolv.conf
+    # (network_data.json has the link as ipv4_dhcp; ifupdown ignores its DNS services without resolvconf).
     assert nameservers.split() == ["nameserver", _dhcp_port_ip(cloud, booted.dhcp_net)], nameservers + diagnosis
 
     shown = cloud.openstack_json("server", "show", guest.name)
