@@ -14,7 +14,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 # The top-level app (CloudMiddleware) puts itself here, so a page can call any mount.
 APP_SCOPE_KEY = "gureum.app"
@@ -108,7 +108,8 @@ class ApiClient:
         scope = {
             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method.upper(),
             "scheme": {"ws": "http", "wss": "https"}.get(outer.get("scheme", "http"), outer.get("scheme", "http")), "server": outer.get("server"), "client": outer.get("client"),
-            "path": path, "raw_path": path.encode(), "root_path": "", "query_string": query_string.encode(),
+            # As an ASGI server gives them: the path decoded, raw_path as sent (callers quote names).
+            "path": unquote(path), "raw_path": path.encode(), "root_path": "", "query_string": query_string.encode(),
             "headers": [(b"host", host)] + [(k.encode(), v.encode()) for k, v in all_headers.items()],
             "extensions": {},
         }

@@ -104,6 +104,8 @@ def routes() -> list[BaseRoute]:
         Route("/containers/{name}/", storage.objects, methods=["GET"]),
         Route("/containers/{name}/delete", storage.delete_container, methods=["POST"]),
         Route("/containers/{name}/objects/{object:path}", storage.download_object, methods=["GET"]),
+        Route("/containers/{name}/objects/{object:path}", storage.upload_object, methods=["PUT"]),
+        Route("/containers/{name}/objects", storage.upload_object_form, methods=["POST"]),
         Mount("/static", app=CachedStatic(directory=STATIC), name="static"),
     ]
 

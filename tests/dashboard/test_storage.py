@@ -54,3 +54,33 @@ def test_container_create_and_objects(admin: TestClient) -> None:
     assert ">notes.txt</a>" in objects
     got = admin.get("/dashboard/containers/backups/objects/notes.txt")
     assert got.text == "hello" and got.headers["content-disposition"] == 'attachment; filename="notes.txt"'
+
+
+def test_upload_an_object_from_the_page_by_script_or_plain_form(admin: TestClient) -> None:
+    if 'href="/dashboard/containers/"' not in admin.get("/dashboard/").text:
+        pytest.skip("no object storage in this cloud")
+    post(admin, "/dashboard/containers/", "/dashboard/containers/", name="uploads")
+    page = admin.get("/dashboard/containers/uploads/").text
+    assert 'data-put-object="/dashboard/containers/uploads/objects/"' in page
+    csrf = csrf_of(page)
+    # What the page script sends: one PUT with the file as the body, the CSRF token in a header.
+    put = admin.put("/dashboard/containers/uploads/objects/dir/a%20b.txt", content=b"from the browser",
+                    headers={"Origin": ORIGIN, "X-CSRF-Token": csrf, "Content-Type": "text/plain"})
+    assert put.status_code == 204, put.text
+    got = admin.get("/dashboard/containers/uploads/objects/dir/a%20b.txt")
+    assert got.text == "from the browser" and got.headers["content-type"].startswith("text/plain")
+    # Without the token nothing is written.
+    refused = admin.put("/dashboard/containers/uploads/objects/forged.txt", content=b"x", headers={"Origin": ORIGIN})
+    assert refused.status_code == 403
+    assert ">forged.txt</a>" not in admin.get("/dashboard/containers/uploads/").text
+    # A form without script: multipart, the object named after the file unless a name is given.
+    sent = admin.post("/dashboard/containers/uploads/objects", headers={"Origin": ORIGIN},
+                      data={"csrf_token": csrf, "object": ""}, files={"file": ("plain.bin", b"\0\1\2", "application/x-thing")})
+    assert sent.status_code == 303 and "Uploaded%20plain.bin" in sent.headers["location"], sent.text
+    listing = admin.get("/dashboard/containers/uploads/").text
+    assert ">plain.bin</a>" in listing and ">dir/a b.txt</a>" in listing
+    empty = admin.post("/dashboard/containers/uploads/objects", headers={"Origin": ORIGIN}, data={"csrf_token": csrf})
+    assert "field%20%27file%27" in empty.headers["location"]
+    missing = admin.put("/dashboard/containers/no-such/objects/x", content=b"x",
+                        headers={"Origin": ORIGIN, "X-CSRF-Token": csrf})
+    assert missing.status_code == 404

@@ -3,8 +3,10 @@ it has object-store): each through the service's own API at the catalog's endpoi
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from urllib.parse import quote
 
+from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from gureum.dashboard.client import ApiFailed, ApiResponse
@@ -86,7 +88,61 @@ async def objects(p: Page) -> Response:
     base = endpoint(p, "object-store")
     name = p.request.path_params["name"]
     found = await p.api.get_json(f"{base}/{quote(name)}", "Listing objects", format="json")
-    return p.render("objects.html", title=f"Container {name}", container=name, objects=found)
+    return p.render("objects.html", title=f"Container {name}", container=name, objects=found,
+                    notice=p.request.query_params.get("notice"))
+
+
+def object_name_problem(name: str) -> str | None:
+    """What Swift would refuse in an object name, said before any byte is sent."""
+    if not name:
+        return "Give the object a name (field 'object'), or choose a file to take its name."
+    if len(name.encode()) > 1024 or "\0" in name:
+        return "An object name has at most 1024 bytes and no NUL (field 'object')."
+    return None
+
+
+@page
+async def upload_object(p: Page) -> Response:
+    """PUT from the page script: the body goes on to Swift as it arrives, with a progress bar there."""
+    base = endpoint(p, "object-store")
+    container, obj = p.request.path_params["name"], p.request.path_params["object"]
+    problem = object_name_problem(obj)
+    if problem:
+        return Response(problem, status_code=400, media_type="text/plain")
+    headers = {"content-type": p.request.headers.get("content-type") or "application/octet-stream"}
+    if p.request.headers.get("content-length"):
+        headers["content-length"] = p.request.headers["content-length"]
+    answer = await p.api.call("PUT", f"{base}/{quote(container)}/{quote(obj)}", headers=headers,
+                              stream=p.request.stream().__aiter__())
+    if answer.ok:
+        return Response(status_code=204)
+    return Response(answer.error_message, status_code=answer.status, media_type="text/plain")
+
+
+@page
+async def upload_object_form(p: Page) -> Response:
+    """The same from a plain form (no script): multipart, spooled by Starlette, sent on in chunks."""
+    base = endpoint(p, "object-store")
+    container = p.request.path_params["name"]
+    form = await p.form()
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return back(f"/containers/{quote(container)}/", "Choose a file to upload (field 'file').")
+    name = str(form.get("object", "")).strip() or upload.filename
+    problem = object_name_problem(name)
+    if problem:
+        return back(f"/containers/{quote(container)}/", problem)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        while chunk := await upload.read(1 << 20):
+            yield chunk
+
+    headers = {"content-type": upload.content_type or "application/octet-stream"}
+    if upload.size is not None:
+        headers["content-length"] = str(upload.size)
+    answer = await p.api.call("PUT", f"{base}/{quote(container)}/{quote(name)}", headers=headers,
+                              stream=chunks().__aiter__())
+    return back(f"/containers/{quote(container)}/", f"Uploaded {name}" if answer.ok else answer.error_message)
 
 
 @page

@@ -123,6 +123,7 @@
     document.querySelectorAll("table[data-live]").forEach(liveTable);
     document.querySelectorAll("[data-live-log]").forEach(liveLog);
     document.querySelectorAll("[data-upload]").forEach(uploadForm);
+    document.querySelectorAll("[data-put-object]").forEach(objectForm);
   });
 
   // Image upload: the bytes go from the browser to the image API through the dashboard's
@@ -132,24 +133,43 @@
       const file = form.querySelector("input[type=file]").files[0];
       if (!file) return; // the server names the missing field
       e.preventDefault();
-      const bar = form.querySelector("progress"), status = form.querySelector("[data-upload-status]");
+      const status = form.querySelector("[data-upload-status]");
       const data = new FormData(form); data.delete("file");
       fetch(form.action, { method: "POST", body: new URLSearchParams(data), headers: { "X-CSRF-Token": document.body.dataset.csrf, "Accept": "application/json" } })
         .then((r) => r.json().then((j) => ({ ok: r.ok, j })))
         .then(({ ok, j }) => {
           if (!ok) { status.textContent = j.error; status.className = "error"; return; }
-          const xhr = new XMLHttpRequest();
-          xhr.open("PUT", j.upload_url);
-          xhr.setRequestHeader("X-CSRF-Token", document.body.dataset.csrf);
-          xhr.setRequestHeader("Content-Type", "application/octet-stream");
-          bar.hidden = false; bar.max = file.size;
-          xhr.upload.onprogress = (p) => { bar.value = p.loaded; status.textContent = Math.round(100 * p.loaded / file.size) + " % sent"; };
-          xhr.onload = () => {
-            if (xhr.status < 300) { status.textContent = "Uploaded " + file.name; announce("Upload finished"); location.href = j.done_url; }
-            else { status.textContent = "Upload failed: " + xhr.responseText; status.className = "error"; }
-          };
-          xhr.send(file);
+          sendFile(form, j.upload_url, file, "application/octet-stream", j.done_url);
         });
     });
+  }
+
+  // Object upload: one PUT of the file to the container through the same pass-through.
+  function objectForm(form) {
+    form.addEventListener("submit", (e) => {
+      const file = form.querySelector("input[type=file]").files[0];
+      if (!file) return; // the server names the missing field
+      e.preventDefault();
+      const name = form.querySelector("input[name=object]").value.trim() || file.name;
+      const url = form.dataset.putObject + name.split("/").map(encodeURIComponent).join("/");
+      sendFile(form, url, file, file.type || "application/octet-stream", form.dataset.done + encodeURIComponent("Uploaded " + name));
+    });
+  }
+
+  // XHR, not fetch: it reports upload progress.
+  function sendFile(form, url, file, type, doneUrl) {
+    const bar = form.querySelector("progress"), status = form.querySelector("[data-upload-status]");
+    const xhr = new XMLHttpRequest();
+    xhr.open("PUT", url);
+    xhr.setRequestHeader("X-CSRF-Token", document.body.dataset.csrf);
+    xhr.setRequestHeader("Content-Type", type);
+    bar.hidden = false; bar.max = file.size || 1;
+    xhr.upload.onprogress = (p) => { bar.value = p.loaded; status.textContent = Math.round(100 * p.loaded / (file.size || 1)) + " % sent"; };
+    xhr.onload = () => {
+      if (xhr.status < 300) { status.textContent = "Uploaded " + file.name; announce("Upload finished"); location.href = doneUrl; }
+      else { status.textContent = "Upload failed: " + xhr.responseText; status.className = "error"; }
+    };
+    xhr.onerror = () => { status.textContent = "Upload failed: the connection broke"; status.className = "error"; };
+    xhr.send(file);
   }
 })();

@@ -160,6 +160,21 @@ def test_key_download_never_reaches_page_scripts(page: Page, cloud: RunningCloud
     page.screenshot(path=str(shots / "keypairs.png"), full_page=True)
 
 
+def test_upload_an_object_with_progress(page: Page, cloud: RunningCloud, shots: Path) -> None:
+    container = f"up-{uuid.uuid4().hex[:6]}"
+    cloud.openstack("container", "create", container)
+    log_in(page, cloud, f"/dashboard/containers/{container}/")
+    payload = b"0123456789" * 300_000  # 3 MB: enough to see progress events
+    page.locator("#f-object-file").set_input_files(
+        {"name": "big notes.txt", "mimeType": "text/plain", "buffer": payload})
+    page.get_by_role("button", name="Upload").click()
+    expect(page.locator("p.alert")).to_contain_text("Uploaded big notes.txt", timeout=60_000)
+    expect(page.get_by_role("rowheader", name="big notes.txt")).to_be_visible()
+    page.screenshot(path=str(shots / "objects.png"), full_page=True)
+    shown = cloud.openstack_json("object", "show", container, "big notes.txt")
+    assert int(shown["content-length"]) == len(payload) and shown["content-type"] == "text/plain"
+
+
 @pytest.mark.parametrize("path", ["images", "networks", "routers", "floating-ips", "security-groups", "api-access",
                                   "admin", "admin/quotas"])
 def test_screenshot_of_each_page(page: Page, cloud: RunningCloud, shots: Path, path: str) -> None:
