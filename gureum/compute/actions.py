@@ -259,6 +259,9 @@ class ServerActions:
         guard = Guard("rebuild", (states.ACTIVE, states.STOPPED, states.ERROR))
         with self.cloud.db.session() as session:
             instance = self._authorize(session, ctx, server_id, "os_compute_api:servers:rebuild", guard)
+            if not instance.image_ref:
+                # Nova before 2.93: a volume-backed server keeps its boot volume's image.
+                raise BadRequest("Unable to rebuild with a different image for a volume-backed server.")
             image, _path = self.cloud.image.image_for_server(ctx, request.image_id)
             check_image_fits(image, instance.flavor)
             values: dict[str, Any] = {
@@ -349,6 +352,9 @@ class ServerActions:
         guard = Guard("createImage", (states.ACTIVE, states.STOPPED, states.PAUSED, states.SUSPENDED), lock=False)
         with self.cloud.db.session() as session:
             instance = self._authorize(session, ctx, server_id, "os_compute_api:servers:create_image", guard)
+            if not instance.image_ref:
+                raise BadRequest("Snapshots of servers booted from a volume are not supported yet: snapshot the "
+                                 "volume (openstack volume snapshot create) instead.")
             # The caller's metadata goes over what the snapshot says of itself, as in Nova (image_type too).
             properties = {"image_type": "snapshot", "instance_uuid": instance.uuid,
                           "base_image_ref": instance.image_ref, "owner_user_name": ctx.user_name,

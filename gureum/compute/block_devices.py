@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 
 from gureum.compute import states
 from gureum.compute.actions import Guard
+from gureum.compute.boot import BlockDevice
 from gureum.compute.models import Host, Instance
 from gureum.db.base import utcnow
 from gureum.http.context import RequestContext
-from gureum.http.errors import NotFound
+from gureum.http.errors import BadRequest, NotFound
 
 if TYPE_CHECKING:
     from gureum.cloud import Cloud
@@ -84,6 +85,40 @@ class BlockDevices:
             self.cloud.volume.detach_from_server(ctx, instance.uuid, volume_id)
             self._swap(session, ctx, instance, guard, {"updated_at": utcnow()})
         self._wake(host_id)
+
+    def prepare_block_devices(self, session: Session, ctx: RequestContext, instances: list[Instance],
+                              block_devices: list[BlockDevice]) -> None:
+        """The create's block-device step (Nova's _validate_bdm and its Cinder calls), in the
+        create's transaction: each existing volume reserved for the server, each volume the
+        mapping makes (from an image, a snapshot or blank) created and reserved; all are
+        plugged in where the server is placed, the boot_index 0 one as the disk it boots from."""
+        if len(instances) > 1 and any(b.source == "volume" for b in block_devices):
+            raise BadRequest("Block Device Mapping is Invalid: one volume cannot be attached to several "
+                             "servers; launch them one by one.")
+        for instance in instances:
+            for bdm in block_devices:
+                try:
+                    self._prepare(ctx, instance, bdm)
+                except NotFound as exc:
+                    # Nova: a mapping naming what the caller cannot see is an invalid request (400).
+                    raise BadRequest(f"Block Device Mapping is Invalid: failed to get {bdm.source} {bdm.uuid}. "
+                                     f"{exc.message}") from exc
+
+    def _prepare(self, ctx: RequestContext, instance: Instance, bdm: BlockDevice) -> None:
+        if bdm.source == "volume":
+            assert bdm.uuid is not None
+            if bdm.boot_index == 0 and not self.cloud.volume.get_volume(ctx, bdm.uuid).volume.bootable:
+                raise BadRequest(f"Block Device {bdm.uuid} is not bootable.")
+            self.cloud.volume.attach_to_server(ctx, bdm.uuid, instance.uuid, None, device=bdm.device_name,
+                                               tag=bdm.tag, delete_on_termination=bdm.delete_on_termination,
+                                               boot_index=bdm.boot_index)
+        else:
+            self.cloud.volume.create_server_volume(
+                ctx, instance.uuid, size=bdm.volume_size,
+                image_id=bdm.uuid if bdm.source == "image" else None,
+                snapshot_id=bdm.uuid if bdm.source == "snapshot" else None,
+                boot_index=bdm.boot_index, delete_on_termination=bdm.delete_on_termination, tag=bdm.tag,
+                device=bdm.device_name)
 
     def volume_attachments(self, ctx: RequestContext, server_id: str) -> list[Mapping]:
         with self.cloud.db.read() as session:

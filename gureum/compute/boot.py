@@ -28,6 +28,21 @@ SCHEDULING_PROPERTIES = ("hypervisor_type", "architecture", "hw_architecture")
 
 
 @dataclass(frozen=True)
+class BlockDevice:
+    """One block_device_mapping_v2 entry with a volume for its destination (the API checked
+    its form): an existing volume, or one made with the server from an image, a snapshot
+    or nothing (blank)."""
+
+    source: str  # volume | image | snapshot | blank
+    uuid: str | None = None  # the volume, image or snapshot (None for blank)
+    boot_index: int | None = None  # 0: the server boots from it
+    volume_size: int | None = None  # GiB of a volume made with the server
+    delete_on_termination: bool = False
+    tag: str | None = None
+    device_name: str | None = None
+
+
+@dataclass(frozen=True)
 class ServerRequest:
     """A parsed create request: the API checked each field's form; the service checks what they name."""
 
@@ -49,8 +64,9 @@ class ServerRequest:
     tags: list[str] = field(default_factory=list)
     access_ip_v4: str = ""
     access_ip_v6: str = ""
-    # The block_device_mapping_v2 entries, for the block-device step of the create.
-    block_devices: list[dict[str, Any]] = field(default_factory=list)
+    # The block_device_mapping_v2 entries with a volume destination (image to local disk is
+    # `image_id`); an empty `image_id` boots from the one with boot_index 0.
+    block_devices: list[BlockDevice] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -64,7 +80,8 @@ class Boot:
 
 
 def resolve(session: Session, cloud: "Cloud", ctx: RequestContext, request: ServerRequest) -> Boot:
-    image, _data_path = cloud.image.image_for_server(ctx, request.image_id)
+    # Booted from a volume, the server has no image of its own (Nova shows image "").
+    image = cloud.image.image_for_server(ctx, request.image_id)[0] if request.image_id else None
     try:
         flavor = find_flavor(session, request.flavor_ref, ctx)
     except NotFound as exc:
@@ -84,8 +101,9 @@ def resolve(session: Session, cloud: "Cloud", ctx: RequestContext, request: Serv
         group = session.get(ServerGroup, request.group_id)
         if group is None or (group.project_id != ctx.project_id and not ctx.is_admin):
             raise BadRequest(f"Invalid server group {request.group_id}: it does not exist.")
-    check_image_fits(image, snapshot)
-    snapshot["image_properties"] = {k: v for k, v in image.items() if k in SCHEDULING_PROPERTIES}
+    if image is not None:
+        check_image_fits(image, snapshot)
+    snapshot["image_properties"] = {k: v for k, v in (image or {}).items() if k in SCHEDULING_PROPERTIES}
     return Boot(flavor=snapshot, key_name=key_name, key_data=key_data, group_id=request.group_id)
 
 

@@ -156,14 +156,6 @@ class ComputeService(ServerActions, BlockDevices, SecurityGroupProxy):
             self.schedule(instance.uuid)
         return instances, reservation_id
 
-    def prepare_block_devices(self, session: Session, ctx: Any, instances: list[Instance],
-                              block_devices: list[dict[str, Any]]) -> None:
-        """The create's block-device step: the one place a create hands its BDMs on.
-
-        Today every BDM the API lets through is the image booted to the local disk, which
-        the instance row already says; volumes plug in here.
-        """
-
     def demand_for(self, session: Session, instance: Instance, flavor: dict[str, Any] | None = None) -> scheduler.Demand:
         flavor = flavor or instance.flavor
         group_policy, group_hosts = None, frozenset()
@@ -186,7 +178,8 @@ class ComputeService(ServerActions, BlockDevices, SecurityGroupProxy):
             flavor_name=flavor.get("name", "the flavor"),
             vcpus=int(flavor["vcpus"]),
             memory_mb=int(flavor["ram"]),
-            disk_gb=int(flavor["disk"]) + int(flavor.get("ephemeral", 0)) + (int(flavor.get("swap", 0)) + 1023) // 1024,
+            # Booted from a volume, the server has no root disk on the host (its volume holds it).
+            disk_gb=(int(flavor["disk"]) if instance.image_ref else 0) + int(flavor.get("ephemeral", 0)) + (int(flavor.get("swap", 0)) + 1023) // 1024,
             availability_zone=instance.availability_zone,
             group_policy=group_policy,
             group_host_ids=group_hosts,
@@ -209,6 +202,8 @@ class ComputeService(ServerActions, BlockDevices, SecurityGroupProxy):
                         instance.task_state = "spawning"
                         placed_on = host.id
                         addresses.bind_ports(session, instance, host.hostname)
+                        # Its volumes are plugged in there, and those made with it are made there.
+                        self.cloud.volume.bind_server_attachments(session, instance.uuid, host.hostname)
                         # DHCP for the guest's networks is ready on its host before the guest asks.
                         desired_net.sync_dhcp_ports(session, host.hostname, self.cloud.network._new_mac)
                         break
@@ -262,6 +257,8 @@ class ComputeService(ServerActions, BlockDevices, SecurityGroupProxy):
             # Block storage's share: the volumes this host holds, the disks each guest has plugged in.
             volumes, exports = self.cloud.volume.desired_for_host(session, hostname)
             attached = self.cloud.volume.attachments_for_instances(session, hostname, [i.uuid for i in instances])
+            # A server booted from a volume is built once that volume is there to boot from.
+            instances = [i for i in instances if i.image_id or any(a.boot_index == 0 for a in attached.get(i.uuid, []))]
             return DesiredHostState(
                 hostname=hostname,
                 # The counters only grow, so their sum does: a change to any wakes the agent.
@@ -282,7 +279,7 @@ class ComputeService(ServerActions, BlockDevices, SecurityGroupProxy):
             project_id=instance.project_id,
             vcpus=int(flavor["vcpus"]),
             memory_mb=int(flavor["ram"]),
-            root_gb=int(flavor["disk"]),
+            root_gb=int(flavor["disk"]) if instance.image_ref else 0,  # booted from a volume: no root disk
             image_id=instance.image_ref,
             power=instance.desired_power,
             reboot_count=instance.reboot_count,
@@ -317,9 +314,23 @@ class ComputeService(ServerActions, BlockDevices, SecurityGroupProxy):
                 self._observe(session, instance, observed.get(instance.uuid), host)
             self._observe_network(session, host, report)
             self.cloud.volume.observe_report(session, report)
+            self._observe_boot_volumes(session, host)
             revision = (host.desired_revision + self.cloud.network.revision.current()
                         + self.cloud.volume.revision.current())
         return revision
+
+    def _observe_boot_volumes(self, session: Session, host: Host) -> None:
+        """A server waiting for its boot volume fails, saying why, when the volume cannot be made."""
+        waiting = list(session.execute(select(Instance).where(
+            Instance.host_id == host.id, Instance.deleted.is_(False), Instance.vm_state == states.BUILDING,
+            Instance.image_ref == "")).scalars())
+        problems = self.cloud.volume.boot_volume_ready(session, [i.uuid for i in waiting])
+        for instance in waiting:
+            problem = problems.get(instance.uuid)
+            if problem:
+                instance.vm_state, instance.task_state = states.ERROR, None
+                instance.fault = fault(problem)
+                log.warning("instance %s not built: %s", instance.uuid, problem)
 
     def _observe_network(self, session: Session, host: Host, report: HostReport) -> None:
         """Keep routers on live hosts and DHCP ports where guests are; take port status from the node."""

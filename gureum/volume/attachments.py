@@ -314,6 +314,69 @@ class ServerAttachmentsMixin:
             self._refresh(session, volume)
             return server_attachment(attachment)
 
+    def create_server_volume(self, ctx: RequestContext, instance_uuid: str, *, size: int | None,
+                             image_id: str | None = None, snapshot_id: str | None = None,
+                             boot_index: int | None = None, delete_on_termination: bool = False,
+                             tag: str | None = None, device: str | None = None) -> ServerAttachment:
+        """A volume made with its server (BDM source image, snapshot or blank to a volume), as
+        Nova asks Cinder for one: checked and counted like any volume create, in the caller's
+        transaction; placed once the server is, on the server's host."""
+        body: dict[str, Any] = {"name": "", "size": size}
+        if image_id:
+            body["imageRef"] = image_id
+        if snapshot_id:
+            body["snapshot_id"] = snapshot_id
+        with self.cloud.db.session() as session:
+            record = self.create_volume(ctx, {"volume": body}, placed=False)  # type: ignore[attr-defined]
+            volume = session.get(Volume, record.volume.id)
+            assert volume is not None
+            taken = {a.device for a in session.execute(select(VolumeAttachment).where(
+                VolumeAttachment.instance_uuid == instance_uuid)).scalars()} | ({"/dev/vda"} if boot_index != 0 else set())
+            attachment = VolumeAttachment(
+                volume_id=volume.id, exclusive_volume_id=volume.id, instance_uuid=instance_uuid,
+                project_id=volume.project_id, attach_status="attaching", attach_mode="rw", boot_index=boot_index,
+                delete_on_termination=delete_on_termination, tag=tag,
+                device=device or ("/dev/vda" if boot_index == 0 else next((d for d in DEVICE_NAMES if d not in taken),
+                                                                           None)))
+            session.add(attachment)
+            self._refresh(session, volume)  # type: ignore[attr-defined]
+            return server_attachment(attachment)
+
+    def bind_server_attachments(self, session: Session, instance_uuid: str, host: str) -> None:
+        """The server was placed on `host`: its volumes are plugged in there, and the volumes
+        made with it are placed on that host (attached locally, no network hop)."""
+        for attachment in list(session.execute(select(VolumeAttachment).where(
+                VolumeAttachment.instance_uuid == instance_uuid, VolumeAttachment.attached_host.is_(None))).scalars()):
+            attachment.attached_host = host
+            volume = session.get(Volume, attachment.volume_id)
+            if volume is not None and volume.host is None and volume.deleted_at is None:
+                self._place(session, volume, near_host=host)  # type: ignore[attr-defined]
+                self._refresh(session, volume)  # type: ignore[attr-defined]
+
+    def boot_volume_ready(self, session: Session, instance_uuids: list[str]) -> dict[str, str | None]:
+        """Per server booted from a volume: None while its boot volume is being made, else why it
+        cannot be (the volume's error, in plain words) or "" once it is there to boot from."""
+        result: dict[str, str | None] = {}
+        if not instance_uuids:
+            return result
+        rows = session.execute(select(VolumeAttachment, Volume).join(
+            Volume, Volume.id == VolumeAttachment.volume_id).where(
+            VolumeAttachment.instance_uuid.in_(instance_uuids), VolumeAttachment.boot_index == 0)).all()
+        for attachment, volume in rows:
+            instance_uuid = attachment.instance_uuid or ""
+            if volume.host and attachment.attached_host and volume.host != attachment.attached_host:
+                result[instance_uuid] = (f"Boot volume {volume.id} is held by storage host {volume.host} and the "
+                                         f"server was placed on {attachment.attached_host}; booting from a volume "
+                                         "of another host is not wired yet.")
+            elif volume.observed_present and volume.deleted_at is None:
+                result[instance_uuid] = ""
+            elif volume.status == "error":
+                result[instance_uuid] = (f"Boot volume {volume.id} could not be made: "
+                                         f"{volume.status_reason or volume.observed_error or 'see the volume'}")
+            else:
+                result[instance_uuid] = None
+        return result
+
     def detach_from_server(self, ctx: RequestContext, instance_uuid: str, volume_id: str) -> None:
         """Ask the host to unplug: the row goes once the guest's report no longer shows the disk
         (at once when the server has no host to ask)."""

@@ -15,11 +15,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from gureum.db.base import utcnow
-from gureum.volume.models import Snapshot, Volume, VolumeHost
+from gureum.volume.models import Snapshot, Volume, VolumeAttachment, VolumeHost
 
 if TYPE_CHECKING:
     from gureum.cloud import Cloud
@@ -109,8 +109,12 @@ class PlacementMixin:
 
     def place_waiting(self, session: Session) -> None:
         """Place the volumes that waited for a storage host (called when hosts report)."""
+        # A volume made with a server waits for the server's host instead (bind_server_attachments).
+        for_server = exists().where(VolumeAttachment.volume_id == Volume.id, VolumeAttachment.attached_host.is_(None),
+                                    VolumeAttachment.instance_uuid.is_not(None))
         waiting = session.execute(
-            select(Volume).where(Volume.host.is_(None), Volume.deleted_at.is_(None), Volume.status == "creating")
+            select(Volume).where(Volume.host.is_(None), Volume.deleted_at.is_(None), Volume.status == "creating",
+                                 ~for_server)
             .order_by(Volume.created_at).limit(100)
         ).scalars().all()
         for volume in waiting:

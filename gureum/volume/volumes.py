@@ -70,7 +70,9 @@ class VolumesMixin:
 
     # -- create --------------------------------------------------------------------------
 
-    def create_volume(self, ctx: RequestContext, body: Any) -> VolumeRecord:
+    def create_volume(self, ctx: RequestContext, body: Any, *, placed: bool = True) -> VolumeRecord:
+        """POST volumes. `placed=False` (a server's boot volume): no backend yet; it goes where
+        its server is placed (ServerAttachmentsMixin.bind_server_attachments)."""
         data = require_object(body, "volume")
         unknown = set(data) - CREATE_KEYS
         if unknown:
@@ -154,7 +156,8 @@ class VolumesMixin:
             session.flush()
             for key, value in metadata.items():
                 session.add(VolumeMetadata(volume_id=volume.id, key=key, value=value))
-            self._place(session, volume)
+            if placed:
+                self._place(session, volume)
             self._refresh(session, volume)
             return volume_record(session, volume)
 

@@ -12,10 +12,13 @@ from sqlalchemy import func, select
 from gureum.agent.protocol import HostCapacity, HostReport, ObservedBackend, ObservedInstance, ObservedVolume
 from gureum.cloud import Cloud
 from gureum.compute import states
+from gureum.compute.actions import RebuildRequest
+from gureum.compute.boot import BlockDevice, ServerRequest
+from gureum.compute.models import Instance
 from gureum.config import Settings
 from gureum.http.errors import BadRequest, Conflict, NotFound
 from gureum.volume.models import VolumeAttachment
-from tests.compute.test_service import _CLOUD, admin, ctx, server
+from tests.compute.test_service import _CLOUD, admin, boot_image, ctx, flavor_id, server
 
 HOST = "node-1"
 GiB = 1024**3
@@ -162,3 +165,89 @@ def test_server_delete_releases_its_volumes_and_deletes_delete_on_termination_on
     report(cloud)  # the host lets the deleted volume go
     with pytest.raises(NotFound):
         cloud.volume.get_volume(admin(), scratch)
+
+
+def bfv_request(image_id: str, **fields: object) -> ServerRequest:
+    return ServerRequest(name="bfv", image_id="", flavor_ref=flavor_id("t2.nano"), networks="none",
+                         block_devices=[BlockDevice("image", image_id, boot_index=0, volume_size=1, **fields)])
+
+
+def instance_row(cloud: Cloud, server_id: str) -> Instance:
+    with cloud.db.read() as s:
+        got = s.get(Instance, server_id)
+        assert got is not None
+        return got
+
+
+def test_boot_from_a_volume_made_from_an_image(cloud: Cloud, tmp_path: Path) -> None:
+    report(cloud)
+    image_id = boot_image(cloud, tmp_path)
+    [instance], _ = cloud.compute.create_servers(ctx(), bfv_request(image_id, delete_on_termination=True))
+    [mapping] = cloud.compute.volume_attachments(ctx(), instance.uuid)
+    assert (mapping.device, mapping.boot_index, mapping.delete_on_termination) == ("/dev/vda", 0, True)
+    boot = cloud.volume.get_volume(ctx(), mapping.volume_id).volume
+    assert (boot.host, boot.image_id, boot.size, boot.bootable) == (HOST, image_id, 1, True)
+    # Not built until its volume is there to boot from.
+    assert [i.uuid for i in cloud.compute.desired_state(HOST).instances] == []
+    report(cloud)
+    [want] = cloud.compute.desired_state(HOST).instances
+    assert (want.uuid, want.image_id, want.root_gb) == (instance.uuid, "", 0)
+    assert [(a.volume_id, a.boot_index) for a in want.volumes] == [(mapping.volume_id, 0)]
+    report(cloud, {instance.uuid: [mapping.attachment_id]})
+    got = instance_row(cloud, instance.uuid)
+    assert (got.vm_state, got.image_ref) == (states.ACTIVE, "")
+    assert status(cloud, mapping.volume_id) == "in-use"
+    assert cloud.compute.show_server(ctx(), instance.uuid).volumes == [(mapping.volume_id, True)]
+    with pytest.raises(BadRequest, match="root device"):
+        cloud.compute.detach_volume(ctx(), instance.uuid, mapping.volume_id)
+    with pytest.raises(BadRequest, match="volume-backed"):
+        cloud.compute.rebuild_server(ctx(), instance.uuid, RebuildRequest(image_id=image_id))
+    cloud.compute.delete_server(ctx(), instance.uuid)
+    assert status(cloud, mapping.volume_id) == "deleting"
+
+
+def test_boot_from_an_existing_volume_and_what_a_create_refuses(cloud: Cloud, tmp_path: Path) -> None:
+    report(cloud)
+    image_id = boot_image(cloud, tmp_path)
+    plain = volume(cloud)
+    bootable = cloud.volume.create_volume(ctx(), {"volume": {"size": 1, "imageRef": image_id}}).volume.id
+    report(cloud)
+    nano = flavor_id("t2.nano")
+    missing = "0" * 8 + "-0000-4000-8000-" + "0" * 12
+    bad = {
+        f"Block Device {plain} is not bootable": [BlockDevice("volume", plain, boot_index=0)],
+        f"failed to get volume {missing}": [BlockDevice("volume", missing, boot_index=0)],
+        f"failed to get image {missing}": [BlockDevice("image", missing, boot_index=0, volume_size=1)],
+    }
+    for message, bdms in bad.items():
+        with pytest.raises(BadRequest, match=message):
+            cloud.compute.create_servers(ctx(), ServerRequest(name="x", image_id="", flavor_ref=nano,
+                                                              networks="none", block_devices=bdms))
+    with pytest.raises(BadRequest, match="several servers"):
+        cloud.compute.create_servers(ctx(), ServerRequest(name="x", image_id="", flavor_ref=nano, networks="none",
+                                                          min_count=2, max_count=2,
+                                                          block_devices=[BlockDevice("volume", bootable, boot_index=0)]))
+    with cloud.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Instance)) == 0
+    assert attachment_rows(cloud) == 0 and len(cloud.volume.list_volumes(ctx(), {})[0]) == 2
+    [instance], _ = cloud.compute.create_servers(ctx(), ServerRequest(
+        name="x", image_id="", flavor_ref=nano, networks="none",
+        block_devices=[BlockDevice("volume", bootable, boot_index=0), BlockDevice("blank", volume_size=1)]))
+    root, blank = cloud.compute.volume_attachments(ctx(), instance.uuid)
+    assert (root.volume_id, root.device, blank.device) == (bootable, "/dev/vda", "/dev/vdb")
+    report(cloud)
+    assert [a.volume_id for a in cloud.compute.desired_state(HOST).instances[0].volumes] == [bootable, blank.volume_id]
+    cloud.compute.delete_server(ctx(), instance.uuid)
+    assert status(cloud, bootable) == "available" and status(cloud, blank.volume_id) == "available"
+
+
+def test_a_boot_volume_that_cannot_be_made_fails_the_server_saying_why(cloud: Cloud, tmp_path: Path) -> None:
+    report(cloud)
+    [instance], _ = cloud.compute.create_servers(ctx(), bfv_request(boot_image(cloud, tmp_path)))
+    [mapping] = cloud.compute.volume_attachments(ctx(), instance.uuid)
+    cloud.compute.apply_report(HostReport(
+        hostname=HOST, capacity=HostCapacity(vcpus=8, memory_mb=8192, disk_gb=100), instances=[],
+        volumes=[ObservedVolume(id=mapping.volume_id, present=False, error="image is not a disk")],
+        volume_backends=[ObservedBackend("file", 100 * GiB, 100 * GiB)]))
+    got = instance_row(cloud, instance.uuid)
+    assert got.vm_state == states.ERROR and "image is not a disk" in (got.fault or {}).get("message", "")

@@ -64,7 +64,9 @@ def admin() -> RequestContext:
 
 def server(cloud: Cloud, vm_state: str = states.ACTIVE, *, on_host: bool = True, host_up: bool = True,
            **values: object) -> str:
-    """A placed server row in the given state, as the agent would have left it."""
+    """A placed server row in the given state, as the agent would have left it (booted from an
+    image unless image_ref="" says it boots from a volume)."""
+    values.setdefault("image_ref", "11111111-1111-4111-8111-111111111111")
     with cloud.db.session() as s:
         host_id = None
         if on_host:

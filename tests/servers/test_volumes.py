@@ -116,3 +116,48 @@ def test_another_projects_volume_is_not_found(cloud: RunningCloud, guest_image: 
     cloud.openstack("server", "delete", "--wait", vm, env=member_env)
     wait_for(lambda: volume_status(cloud, theirs) == "available", 60, what="their volume available")
     cloud.openstack("volume", "delete", theirs)
+
+
+def test_boot_from_volume_with_the_cli(cloud: RunningCloud, guest_image: str) -> None:
+    # --image X --boot-from-volume N: Nova makes the boot volume from the image (it outlives the server).
+    vm = unique("bfv")
+    server = cloud.openstack_json("server", "create", "--nic", "none", "--flavor", "t2.micro", "--image",
+                                  "gureum-guest", "--boot-from-volume", "1", "--wait", vm)
+    wait_for(lambda: BANNER_PREFIX in console(cloud, vm), 240, 2, "the guest's banner, booted from its volume")
+    assert "SYSLINUX" in console(cloud, vm)  # the boot loader on the volume
+    shown = cloud.openstack_json("server", "show", vm)
+    [boot_id] = [v["id"] for v in shown["volumes_attached"]]
+    assert shown["status"] == "ACTIVE" and "booted from volume" in str(shown["image"])
+    assert not (cloud.state_dir / "agent" / "instances" / server["id"] / "disk").exists()
+    boot = cloud.openstack_json("volume", "show", boot_id)
+    assert boot["status"] == "in-use" and boot["bootable"] in (True, "true") and boot["size"] == 1
+    failed = cloud.openstack("server", "remove", "volume", vm, boot_id, check=False)
+    assert failed.returncode != 0 and "Cannot detach a root device volume" in failed.stderr
+    cloud.openstack("server", "delete", "--wait", vm)
+    wait_for(lambda: volume_status(cloud, boot_id) == "available", 90, 1, "the boot volume released")
+
+    # --volume V: boot from that volume, here the one the first server left.
+    vm2 = unique("bfv")
+    cloud.openstack("volume", "set", "--name", unique("boot"), boot_id)
+    cloud.openstack_json("server", "create", "--nic", "none", "--flavor", "t2.micro", "--volume", boot_id,
+                         "--wait", vm2)
+    wait_for(lambda: BANNER_PREFIX in console(cloud, vm2), 240, 2, "the second guest's banner")
+    assert attached_ids(cloud, vm2) == [boot_id] and volume_status(cloud, boot_id) == "in-use"
+    cloud.openstack("server", "delete", "--wait", vm2)
+    wait_for(lambda: volume_status(cloud, boot_id) == "available", 90, 1, "the boot volume released again")
+    cloud.openstack("volume", "delete", boot_id)
+
+    # A mapping the create cannot honour is a 400 naming it, and makes nothing.
+    before = cloud.openstack("volume", "list", "-f", "value", "-c", "ID").stdout
+    micro = cloud.openstack_json("flavor", "show", "t2.micro")["id"]
+    status, body = api(cloud, "POST", "/servers", {"server": {
+        "name": unique("bad"), "flavorRef": micro, "imageRef": "", "networks": "none",
+        "block_device_mapping_v2": [{"source_type": "image", "destination_type": "volume", "uuid": guest_image,
+                                     "boot_index": 0}]}})
+    assert status == 400 and "need to have a non-zero size" in body["badRequest"]["message"]
+    status, body = api(cloud, "POST", "/servers", {"server": {
+        "name": unique("bad"), "flavorRef": micro, "imageRef": "", "networks": "none",
+        "block_device_mapping_v2": [{"source_type": "volume", "destination_type": "volume", "boot_index": 0,
+                                     "uuid": "0" * 8 + "-0000-4000-8000-" + "0" * 12}]}})
+    assert status == 400 and "failed to get volume" in body["badRequest"]["message"]
+    assert cloud.openstack("volume", "list", "-f", "value", "-c", "ID").stdout == before

@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute, Route
 from gureum.compute.api import server_views as views
 from gureum.compute.api.common import microversion
 from gureum.compute.models import Instance
-from gureum.compute.boot import ServerRequest
+from gureum.compute.boot import BlockDevice, ServerRequest
 from gureum.compute.validation import access_ip, image_id_from_ref, user_data
 from gureum.http.endpoint import ApiRequest, endpoint
 from gureum.http.errors import BadRequest, NotFound
@@ -184,10 +184,7 @@ def _server_request(req: ApiRequest, body: dict[str, Any]) -> ServerRequest:
     """The create body in the service's terms: each field's form checked, nothing looked up."""
     server = body["server"]
     _check_microversion_fields(req, server)
-    image_ref = _image_from_block_devices(server)
-    if not image_ref:
-        raise BadRequest("Block Device Mapping is Invalid: Boot sequence for the instance and image/block "
-                         "device mapping combination is not valid. Give imageRef.")
+    image_ref, block_devices = _block_devices(server)
     networks = _networks(req, server.get("networks"))
     min_count = _count(server.get("min_count", 1), "min_count")
     max_count = _count(server.get("max_count", min_count), "max_count")
@@ -199,7 +196,7 @@ def _server_request(req: ApiRequest, body: dict[str, Any]) -> ServerRequest:
         zone = zone.split(":", 1)[0] or None
     return ServerRequest(
         name=server["name"],
-        image_id=image_id_from_ref(image_ref),
+        image_id=image_id_from_ref(image_ref) if image_ref else "",
         flavor_ref=_flavor_id(server["flavorRef"]),
         key_name=server.get("key_name") or None,
         user_data=user_data(server.get("user_data")),
@@ -215,7 +212,7 @@ def _server_request(req: ApiRequest, body: dict[str, Any]) -> ServerRequest:
         tags=list(server.get("tags") or []),
         access_ip_v4=access_ip(server.get("accessIPv4"), 4),
         access_ip_v6=access_ip(server.get("accessIPv6"), 6),
-        block_devices=list(server.get("block_device_mapping_v2") or []),
+        block_devices=block_devices,
     )
 
 
@@ -237,27 +234,87 @@ def create_server(req: ApiRequest) -> Any:
     return 202, {"server": response}, {"Location": response["links"][0]["href"]}
 
 
-def _image_from_block_devices(server: dict[str, Any]) -> str:
-    """The image to boot. Clients describe an image boot as a block device too (image to
-    local disk); anything that needs a volume waits for the volume service."""
+BDM_KEYS = frozenset({"source_type", "destination_type", "uuid", "boot_index", "volume_size",
+                      "delete_on_termination", "device_name", "tag", "guest_format", "disk_bus", "device_type",
+                      "volume_type", "no_device", "virtual_name", "volume_id", "snapshot_id", "image_id",
+                      "connection_info"})
+BDM_INVALID = "Block Device Mapping is Invalid: "
+
+
+def _bdm_int(value: Any, field: str, minimum: int | None = None) -> int | None:
+    """An integer, or digits in a string as Nova's schema allows (the CLI sends volume_size as one)."""
+    if value is None or value == "":
+        return None
+    try:
+        number = int(value) if not isinstance(value, bool) and isinstance(value, (int, str)) else None
+    except ValueError:
+        number = None
+    if number is None or (minimum is not None and number < minimum):
+        raise BadRequest(f"Invalid input for field/attribute {field}. Value: {value}. "
+                         f"It must be an integer{f' of at least {minimum}' if minimum is not None else ''}.")
+    return number
+
+
+def _block_devices(server: dict[str, Any]) -> tuple[str, list[BlockDevice]]:
+    """The image to boot (Clients describe an image boot as a block device too: image to the
+    local disk) and the volumes to attach or make, boot_index 0 among them for boot from volume."""
     if server.get("block_device_mapping"):
-        raise BadRequest("The legacy block_device_mapping needs the volume service, which gureum "
-                         "does not have yet; boot from an image instead.")
+        raise BadRequest("The legacy block_device_mapping is not supported; use block_device_mapping_v2.")
     image_ref = str(server.get("imageRef") or "")
+    local_image = ""
+    volumes: list[BlockDevice] = []
     for bdm in server.get("block_device_mapping_v2") or []:
         if not isinstance(bdm, dict):
             raise BadRequest("Invalid input for field/attribute block_device_mapping_v2: expected objects.")
-        source, destination = bdm.get("source_type"), bdm.get("destination_type", "local")
-        if source == "image" and destination == "local":
-            image_ref = image_ref or str(bdm.get("uuid") or "")
-            continue
-        if source == "blank" and destination == "local":
-            raise BadRequest("Extra ephemeral or swap disks are not supported yet; use a flavor with a larger disk.")
-        raise BadRequest("Booting from a volume or attaching volumes at boot needs the volume service, "
-                         "which gureum does not have yet; boot from an image instead.")
-    return image_ref
-
-
+        unknown = sorted(set(bdm) - BDM_KEYS)
+        if unknown:
+            raise BadRequest(f"Invalid input for field/attribute block_device_mapping_v2. Additional properties "
+                             f"are not allowed ({', '.join(map(repr, unknown))} were unexpected)")
+        source, destination = bdm.get("source_type"), bdm.get("destination_type") or "local"
+        if source not in ("volume", "image", "snapshot", "blank") or destination not in ("local", "volume"):
+            raise BadRequest(f"{BDM_INVALID}source_type must be volume, image, snapshot or blank and "
+                             f"destination_type local or volume (got {source!r} to {destination!r}).")
+        boot_index = _bdm_int(bdm.get("boot_index"), "boot_index")
+        boot_index = None if boot_index is not None and boot_index < 0 else boot_index
+        uuid_ = bdm.get("uuid") or bdm.get(f"{source}_id")
+        if source != "blank" and (not isinstance(uuid_, str) or not is_uuid(uuid_)):
+            raise BadRequest(f"{BDM_INVALID}a {source} block device needs the {source}'s uuid (got {uuid_!r}).")
+        if destination == "local":
+            if source == "image":
+                local_image = local_image or str(uuid_)
+                continue
+            if source == "blank":
+                raise BadRequest("Extra ephemeral or swap disks are not supported yet; use a flavor with a "
+                                 "larger disk.")
+            raise BadRequest(f"{BDM_INVALID}a {source} can only go to destination_type volume.")
+        size = _bdm_int(bdm.get("volume_size"), "volume_size", minimum=1)
+        if source in ("image", "blank") and size is None:
+            raise BadRequest(f"{BDM_INVALID}{'Images' if source == 'image' else 'Blank volumes'} with "
+                             "destination_type 'volume' need to have a non-zero size specified")
+        dot = bdm.get("delete_on_termination", False)
+        if not isinstance(dot, bool):
+            if str(dot).strip().lower() not in _TRUE_WORDS + _FALSE_WORDS:
+                raise BadRequest(f"Invalid input for field/attribute delete_on_termination. Value: {dot}. "
+                                 "It must be a boolean.")
+            dot = _bool_option(dot)
+        tag, device = bdm.get("tag"), bdm.get("device_name")
+        for field, value in (("tag", tag), ("device_name", device)):
+            if value is not None and (not isinstance(value, str) or not value or len(value) > 255):
+                raise BadRequest(f"Invalid input for field/attribute {field}. Value: {value!r}.")
+        volumes.append(BlockDevice(source=str(source), uuid=str(uuid_) if uuid_ else None, boot_index=boot_index,
+                                   volume_size=size, delete_on_termination=dot, tag=tag,
+                                   device_name=device))
+    boots = [v for v in volumes if v.boot_index == 0]
+    if len(boots) > 1 or (boots and local_image):
+        raise BadRequest(f"{BDM_INVALID}Boot sequence for the instance and image/block device mapping "
+                         "combination is not valid: more than one device has boot_index 0.")
+    if boots:
+        return "", volumes  # booted from the volume: the server has no image of its own
+    image_ref = image_ref or local_image
+    if not image_ref:
+        raise BadRequest(f"{BDM_INVALID}Boot sequence for the instance and image/block device mapping "
+                         "combination is not valid. Give imageRef, or a volume block device with boot_index 0.")
+    return image_ref, volumes
 
 
 # -- list -------------------------------------------------------------------------
