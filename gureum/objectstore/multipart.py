@@ -78,8 +78,8 @@ class PartPlan:
 
 class MultipartMethods:
     def _upload(self: "ObjectStoreService", s: Session, caller: Caller, project_id: str, bucket: str, key: str,
-                upload_id: str) -> S3Upload:
-        box = self._object_container(s, caller, project_id, bucket, write=True)
+                upload_id: str, write: bool = True) -> S3Upload:
+        box = self._object_container(s, caller, project_id, bucket, write=write)
         upload = s.get(S3Upload, upload_id)
         if upload is None or upload.container_id != box.id or upload.name != key:
             raise s3_error("NoSuchUpload", "The specified upload does not exist.", 404)
@@ -172,7 +172,8 @@ class MultipartMethods:
     def list_parts(self: "ObjectStoreService", caller: Caller, project_id: str, bucket: str, key: str,
                    upload_id: str, *, marker: int, limit: int) -> PartListing:
         with self.db.read() as s:
-            self._upload(s, caller, project_id, bucket, key, upload_id)
+            # Reading the parts is a read of the bucket, as listing the uploads is.
+            self._upload(s, caller, project_id, bucket, key, upload_id, write=False)
             query = (select(S3Part).where(S3Part.upload_id == upload_id, S3Part.part_number > marker)
                      .order_by(S3Part.part_number).limit(limit + 1))
             parts = [PartRow(p.part_number, p.etag, p.size, p.created_at) for p in s.execute(query).scalars()]

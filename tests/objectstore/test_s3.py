@@ -25,7 +25,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from gureum.testing import VENV_BIN, RunningCloud
-from tests.objectstore.conftest import SwiftUser, unique
+from tests.objectstore.conftest import Identity, SwiftUser, unique
 
 
 @pytest.fixture
@@ -137,7 +137,8 @@ def test_multipart_upload(s3: Any, owner: SwiftUser, os_cloud: RunningCloud) -> 
     del blobs
 
 
-def test_list_multipart_uploads_and_parts(s3: Any) -> None:
+def test_list_multipart_uploads_and_parts(s3: Any, os_cloud: RunningCloud, identity: Identity,
+                                          owner: SwiftUser) -> None:
     bucket = unique("b")
     s3.create_bucket(Bucket=bucket)
     first = s3.create_multipart_upload(Bucket=bucket, Key="big")["UploadId"]
@@ -173,6 +174,15 @@ def test_list_multipart_uploads_and_parts(s3: Any) -> None:
     assert [p["PartNumber"] for p in page["Parts"]] == [2] and page["IsTruncated"] is False
     assert error_code(lambda: s3.list_parts(Bucket=bucket, Key="big", UploadId="nope")) == "NoSuchUpload"
     assert error_code(lambda: s3.list_parts(Bucket=bucket, Key="dir/x y", UploadId=first)) == "NoSuchUpload"
+
+    # A reader of the project lists the uploads and their parts, and may not add one.
+    reader = identity.user("reader", project_id=owner.project_id)
+    env = os_cloud.env_for(reader.name, reader.password, reader.project)
+    reading = client(os_cloud, os_cloud.openstack_json("ec2", "credentials", "create", env=env))
+    assert [p["PartNumber"] for p in reading.list_parts(Bucket=bucket, Key="big", UploadId=first)["Parts"]] == [1, 2]
+    assert len(reading.list_multipart_uploads(Bucket=bucket)["Uploads"]) == 3
+    assert error_code(lambda: reading.upload_part(Bucket=bucket, Key="big", UploadId=first, PartNumber=3,
+                                                  Body=b"x")) == "AccessDenied"
 
     def bad_max(request: Any, **_: Any) -> None:  # boto3 checks MaxUploads itself: spoil it before signing
         request.url = request.url.replace("max-uploads=7", "max-uploads=x")
