@@ -21,7 +21,8 @@ install, to /identity/v3 answering and to the guest image being ready to boot (t
 chroot shares this machine's network, so the agent runs with --agent-netns like the
 tests' clouds); the user's first command (`openstack image list`); then the test tools
 on top (`./scripts/install`) and `./scripts/install --runtime` once more (a no-op).
-Run 2, on another fresh copy: the full install from nothing, the reference.
+Run 2, on another fresh copy: the full install from nothing, the reference. Each install
+is split into its Debian packages and its Python ones (from scripts/install's log lines).
 
 Target: ./scripts/up's install under 2 minutes on a quiet machine (DevStack documents
 15-30 minutes for its all-in-one install). Downloads come from PyPI and the Debian
@@ -179,6 +180,65 @@ def base_tarball(rebuild: bool) -> tuple[Path, str]:
 # -- a chroot of a fresh copy ----------------------------------------------------------------
 
 
+# Lines of scripts/install's and gureum up's output that mark a step (the first match counts).
+MARKS = {
+    "python": re.compile(r"creating \S*\.venv|installing gureum|Python packages \("),
+    "installed": re.compile(r"install \((runtime|full)\) done"),
+    "image": re.compile(r"is ready to boot"),
+    "image_failed": re.compile(r"could not build or register the guest image"),
+}
+
+
+class Streamed:
+    """A command whose output goes to a log file, each mark timed from its start as it is read."""
+
+    def __init__(self, argv: list[str], path: Path) -> None:
+        self.path = path
+        self.marks: dict[str, float] = {}
+        self.out = open(path, "w")  # noqa: SIM115 - closed in finish()
+        self.started = time.monotonic()
+        self.ended: float | None = None
+        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        start_new_session=True)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.out.write(line)
+            self.out.flush()
+            now = time.monotonic() - self.started
+            for name, pattern in MARKS.items():
+                if name not in self.marks and pattern.search(line):
+                    self.marks[name] = now
+
+    @property
+    def seconds(self) -> float:
+        return (self.ended or time.monotonic()) - self.started
+
+    def install_split(self) -> str:
+        """How an install's time splits between the Debian packages and the Python ones."""
+        end = self.marks.get("installed", self.seconds)
+        python = self.marks.get("python")
+        return "" if python is None else f"(Debian packages {python:.0f} s, Python {end - python:.0f} s)"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def finish(self) -> None:
+        if self.ended is None:
+            self.ended = time.monotonic()
+        self.reader.join(5)
+        self.out.close()
+
+
 @dataclass
 class Machine:
     """A fresh copy of the base in a chroot; mounts live in the holder's mount namespace."""
@@ -244,22 +304,28 @@ class Machine:
                 *ca_bundle_env(),
                 "/bin/bash", "-c", f"cd {CLONE_IN_ROOT} 2>/dev/null || cd /root; {command}"]
 
-    def run(self, command: str, what: str, timeout: float = 3600) -> float:
-        """Run to the end; seconds taken. Output in a log under the work dir."""
+    def log_path(self, what: str) -> Path:
         path = self.work / f"{len(self.logs) + 1:02d}-{re.sub(r'[^a-z0-9]+', '-', what.lower()).strip('-')}.log"
         self.logs.append(path)
-        started = time.monotonic()
-        with open(path, "w") as out:
-            try:
-                result = subprocess.run(self.argv(command), stdout=out, stderr=subprocess.STDOUT,
-                                        timeout=timeout, start_new_session=True)
-            except subprocess.TimeoutExpired:
-                raise RuntimeError(f"{what}: still running after {timeout:.0f} s (log: {path})") from None
-        seconds = time.monotonic() - started
-        if result.returncode != 0:
-            raise RuntimeError(f"{what} failed ({result.returncode}) after {seconds:.0f} s; "
-                               f"end of {path}:\n{tail(path)}")
-        return seconds
+        return path
+
+    def start(self, command: str, what: str) -> Streamed:
+        return Streamed(self.argv(command), self.log_path(what))
+
+    def run(self, command: str, what: str, timeout: float = 3600) -> Streamed:
+        """Run to the end; its output is in a log under the work dir, its marks timed."""
+        run = self.start(command, what)
+        try:
+            run.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            run.stop()
+            raise RuntimeError(f"{what}: still running after {timeout:.0f} s (log: {run.path})") from None
+        finally:
+            run.finish()
+        if run.process.returncode != 0:
+            raise RuntimeError(f"{what} failed ({run.process.returncode}) after {run.seconds:.0f} s; "
+                               f"end of {run.path}:\n{tail(run.path)}")
+        return run
 
     def output(self, command: str, timeout: float = 120) -> str:
         return subprocess.run(self.argv(command), capture_output=True, text=True, timeout=timeout).stdout
@@ -338,89 +404,59 @@ def footprint(machine: Machine) -> str:
 
 @dataclass
 class Figures:
-    rows: list[tuple[str, float | None, str]] = field(default_factory=list)
+    rows: list[tuple[str, float | None, float, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def add(self, what: str, seconds: float | None, note: str = "") -> None:
-        self.rows.append((what, seconds, note))
+        self.rows.append((what, seconds, os.getloadavg()[0], note))
         shown = "-" if seconds is None else f"{seconds:.0f} s"
         log(f"{what}: {shown} {note}".rstrip())
 
 
 def clone(machine: Machine, figures: Figures) -> None:
-    seconds = machine.run(f"git -c safe.directory='*' clone -q {SRC_IN_ROOT} {CLONE_IN_ROOT}", "clone")
-    figures.add("  git clone (local)", seconds)
+    run = machine.run(f"git -c safe.directory='*' clone -q {SRC_IN_ROOT} {CLONE_IN_ROOT}", "clone")
+    figures.add("  git clone (local)", run.seconds)
 
 
 def run_up(machine: Machine, figures: Figures, timeout: float) -> None:
     """./scripts/up from nothing: its install, the cloud answering, the guest image ready."""
     port = free_port()
     prefix = "gb" + os.urandom(3).hex()
-    command = (f"./scripts/up --state-dir /var/lib/gureum --listen 127.0.0.1:{port} "
-               f"--agent-netns {prefix}-host --agent-name-prefix {prefix}")
-    path = machine.work / "up.log"
-    machine.logs.append(path)
-    marks: dict[str, float] = {}
-    out = open(path, "w")  # noqa: SIM115 - closed below
-    started = time.monotonic()
-    process = subprocess.Popen(machine.argv(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, start_new_session=True)
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            out.write(line)
-            out.flush()
-            now = time.monotonic() - started
-            if "install (runtime) done" in line:
-                marks.setdefault("install", now)
-            if "is ready to boot" in line:
-                marks.setdefault("image", now)
-            if "could not build or register the guest image" in line:
-                marks.setdefault("image_failed", now)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    up = machine.start(f"./scripts/up --state-dir /var/lib/gureum --listen 127.0.0.1:{port} "
+                       f"--agent-netns {prefix}-host --agent-name-prefix {prefix}", "up")
     try:
-        deadline = started + timeout
+        deadline = up.started + timeout
         url = f"http://127.0.0.1:{port}/identity/v3"
-        while "answer" not in marks:
-            if process.poll() is not None:
-                reader.join(5)
-                raise RuntimeError(f"./scripts/up exited with {process.returncode}; end of {path}:\n{tail(path)}")
+        answered = None
+        while answered is None:
+            if up.process.poll() is not None:
+                up.reader.join(5)
+                raise RuntimeError(f"./scripts/up exited with {up.process.returncode}; "
+                                   f"end of {up.path}:\n{tail(up.path)}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"./scripts/up: no answer after {timeout:.0f} s; end of {path}:\n{tail(path)}")
-            if "install" in marks and answers(url):
-                marks["answer"] = time.monotonic() - started
+                raise RuntimeError(f"./scripts/up: no answer after {timeout:.0f} s; end of {up.path}:\n{tail(up.path)}")
+            if "installed" in up.marks and answers(url):
+                answered = up.seconds
             time.sleep(0.05)
-        install = marks["install"]
-        figures.add("  ./scripts/up: its runtime install", install,
-                    f"target < {TARGET_S:.0f} s: {verdict(install < TARGET_S)}")
-        figures.add("  ./scripts/up: /identity/v3 answers", marks["answer"],
-                    f"(gureum up itself: {marks['answer'] - install:.1f} s)")
-        while not ({"image", "image_failed"} & marks.keys()) and time.monotonic() < deadline \
-                and process.poll() is None:
+        installed = up.marks["installed"]
+        figures.add("  ./scripts/up: its runtime install", installed,
+                    f"target < {TARGET_S:.0f} s: {verdict(installed < TARGET_S)} {up.install_split()}")
+        figures.add("  ./scripts/up: /identity/v3 answers", answered, f"(gureum up itself: {answered - installed:.1f} s)")
+        while not ({"image", "image_failed"} & up.marks.keys()) and time.monotonic() < deadline \
+                and up.process.poll() is None:
             time.sleep(0.2)
-        if "image" in marks:
-            figures.add("  ./scripts/up: gureum-guest image ready to boot", marks["image"],
-                        "(built from Debian packages in the background)")
+        what = "  ./scripts/up: gureum-guest image ready to boot"
+        if "image" in up.marks:
+            figures.add(what, up.marks["image"], "(built from Debian packages in the background)")
         else:
-            figures.add("  ./scripts/up: gureum-guest image ready to boot", None,
-                        "failed: see " + str(path) if "image_failed" in marks else "not within the timeout")
+            figures.add(what, None, f"failed: see {up.path}" if "image_failed" in up.marks else "not in time")
         first = time.monotonic()
         images = machine.output(". .venv/bin/activate; OS_CLOUD=gureum openstack image list -f value -c Name 2>&1")
         figures.add("  first command: openstack image list", time.monotonic() - first,
-                    f"-> {' '.join(images.split()) or 'nothing (failed)'}")
+                    f"-> {' '.join(images.split())[:60] or 'nothing (failed)'}")
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        reader.join(5)
-        out.close()
+        up.stop()
+        up.finish()
 
 
 def bench_runtime(tarball: Path, args: argparse.Namespace, figures: Figures) -> None:
@@ -429,19 +465,19 @@ def bench_runtime(tarball: Path, args: argparse.Namespace, figures: Figures) -> 
     try:
         clone(machine, figures)
         if args.no_up:
-            seconds = machine.run("./scripts/install --runtime", "install runtime")
-            figures.add("  ./scripts/install --runtime", seconds,
-                        f"target < {TARGET_S:.0f} s: {verdict(seconds < TARGET_S)}")
+            run = machine.run("./scripts/install --runtime", "install runtime")
+            figures.add("  ./scripts/install --runtime", run.seconds,
+                        f"target < {TARGET_S:.0f} s: {verdict(run.seconds < TARGET_S)} {run.install_split()}")
             figures.notes.append("--no-up: measured to the end of the runtime install, no cloud started")
         else:
             run_up(machine, figures, args.timeout)
         figures.add(f"  after it: {footprint(machine)}", None)
         if args.no_full:
             return
-        seconds = machine.run("./scripts/install", "install full after runtime")
-        figures.add("  then ./scripts/install (the test tools on top)", seconds)
-        seconds = machine.run("./scripts/install --runtime", "install runtime after full")
-        figures.add("  then ./scripts/install --runtime again (nothing to do)", seconds)
+        run = machine.run("./scripts/install", "install full after runtime")
+        figures.add("  then ./scripts/install (the test tools on top)", run.seconds, run.install_split())
+        run = machine.run("./scripts/install --runtime", "install runtime after full")
+        figures.add("  then ./scripts/install --runtime again (nothing to do)", run.seconds)
         figures.add(f"  after it: {footprint(machine)}", None)
     finally:
         machine.destroy(args.keep)
@@ -452,8 +488,8 @@ def bench_full(tarball: Path, args: argparse.Namespace, figures: Figures) -> Non
     machine = Machine.create(tarball, "full")
     try:
         clone(machine, figures)
-        seconds = machine.run("./scripts/install", "install full")
-        figures.add("  ./scripts/install (runtime and test tools)", seconds)
+        run = machine.run("./scripts/install", "install full")
+        figures.add("  ./scripts/install (runtime and test tools)", run.seconds, run.install_split())
         figures.add(f"  after it: {footprint(machine)}", None)
     finally:
         machine.destroy(args.keep)
@@ -487,10 +523,11 @@ def main(argv: list[str] | None = None) -> int:
             figures.notes.append(f"failed: {exc}")
             log(f"failed: {exc}")
     print()
-    print(f"{'':64}{'seconds':>8}")
-    for what, seconds, note in figures.rows:
-        shown = "" if seconds is None else f"{seconds:8.0f}"
-        print(f"{what:64}{shown:>8}   {note}".rstrip())
+    print(f"{'':60}{'seconds':>8}{'load':>6}")
+    for what, seconds, load, note in figures.rows:
+        shown = "" if seconds is None else f"{seconds:8.0f}{load:6.1f}"
+        print(f"{what:60}{shown:>14}   {note}".rstrip())
+    print("(load: the 1-minute load average when the step ended; other work on the machine slows dpkg and pip)")
     print(f"target: ./scripts/up's install under {TARGET_S / 60:.0f} minutes on a quiet machine; {DEVSTACK}")
     for note in figures.notes:
         print(note.splitlines()[0] if not note.startswith("failed") else note)
