@@ -175,6 +175,15 @@ def test_list_multipart_uploads_and_parts(s3: Any, os_cloud: RunningCloud, ident
     assert error_code(lambda: s3.list_parts(Bucket=bucket, Key="big", UploadId="nope")) == "NoSuchUpload"
     assert error_code(lambda: s3.list_parts(Bucket=bucket, Key="dir/x y", UploadId=first)) == "NoSuchUpload"
 
+    # encoding-type=url: keys come back percent-encoded (a '+' or '%' in a key would not survive otherwise).
+    odd = s3.create_multipart_upload(Bucket=bucket, Key="odd+key %20é")["UploadId"]
+    encoded = s3.list_multipart_uploads(Bucket=bucket, EncodingType="url", Prefix="odd")
+    assert [(u["Key"], u["UploadId"]) for u in encoded["Uploads"]] == [("odd%2Bkey%20%2520%C3%A9", odd)]
+    assert encoded["EncodingType"] == "url" and encoded["Prefix"] == "odd"
+    assert [u["Key"] for u in s3.list_multipart_uploads(Bucket=bucket, Prefix="odd")["Uploads"]] == ["odd+key %20é"]
+    assert error_code(lambda: s3.list_multipart_uploads(Bucket=bucket, EncodingType="base64")) == "InvalidArgument"
+    s3.abort_multipart_upload(Bucket=bucket, Key="odd+key %20é", UploadId=odd)
+
     # A reader of the project lists the uploads and their parts, and may not add one.
     reader = identity.user("reader", project_id=owner.project_id)
     env = os_cloud.env_for(reader.name, reader.password, reader.project)
