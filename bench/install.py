@@ -34,6 +34,7 @@ holds what is to be measured: uncommitted changes are not in the clone.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import hashlib
 import os
 import re
@@ -59,6 +60,7 @@ DEVSTACK = "DevStack documents 15-30 minutes"
 CHROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SRC_IN_ROOT = "/mnt/gureum-src"
 CLONE_IN_ROOT = "/root/gureum"
+PR_SET_PDEATHSIG = 1
 LOCAL_CAS = Path("/usr/local/share/ca-certificates")
 CA_BUNDLE_VARIABLES = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO")
 
@@ -289,7 +291,7 @@ class Machine:
         )
         self.holder = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                       start_new_session=True)
+                                       start_new_session=True, preexec_fn=die_with_parent)
         assert self.holder.stdout is not None
         line = self.holder.stdout.readline()
         if line.strip() != "ready":
@@ -365,6 +367,12 @@ class Machine:
             log(f"kept {self.work} (logs and the root, unmounted)")
         else:
             remove_tree(self.work)
+
+
+def die_with_parent() -> None:
+    """In the holder before it execs: killed when the bench dies, even by SIGKILL (its mount
+    namespace, and every mount in it, then goes once the chroot's processes are gone)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def ca_bundle_env() -> list[str]:
@@ -504,6 +512,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help=f"keep the work dirs under {WORK_PARENT}")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds ./scripts/up may take to be ready")
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C: every chroot is stopped, unmounted and removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if os.geteuid() != 0:
         raise SystemExit("run as root: debootstrap, chroot and mounts (sudo python3 bench/install.py)")
     commit = subprocess.run(["git", "-C", str(REPO), "log", "-1", "--format=%h %s"], capture_output=True,
