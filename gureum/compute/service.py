@@ -30,6 +30,7 @@ from gureum.agent.protocol import (
 from gureum.compute import addresses, scheduler, states
 from gureum.compute.actions import ServerActions
 from gureum.compute.block_devices import BlockDevices
+from gureum.compute.volumes_proxy import VolumeProxy
 from gureum.compute.boot import ServerRequest, resolve
 from gureum.compute.security_groups import SecurityGroupProxy
 from gureum.compute.quotas import check_instances, check_server_group_members
@@ -57,7 +58,7 @@ def hostname_for(name: str) -> str:
     return (cleaned or "server")[:63]
 
 
-class ComputeService(ServerActions, BlockDevices, SecurityGroupProxy):
+class ComputeService(ServerActions, BlockDevices, SecurityGroupProxy, VolumeProxy):
     """Nova's compute API class and conductor: guarded actions (actions.py), create and place."""
 
     def __init__(self, cloud: "Cloud") -> None:

@@ -251,3 +251,26 @@ def test_a_boot_volume_that_cannot_be_made_fails_the_server_saying_why(cloud: Cl
         volume_backends=[ObservedBackend("file", 100 * GiB, 100 * GiB)]))
     got = instance_row(cloud, instance.uuid)
     assert got.vm_state == states.ERROR and "image is not a disk" in (got.fault or {}).get("message", "")
+
+
+def test_the_os_volumes_proxy_translates_onto_the_volume_service(cloud: Cloud) -> None:
+    report(cloud)
+    created = cloud.compute.create_proxy_volume(ctx(), {"size": "1", "display_name": "old", "metadata": {"k": "v"}})
+    assert (created["displayName"], created["size"], created["attachments"], created["metadata"]) == \
+        ("old", 1, [{}], {"k": "v"})
+    report(cloud)
+    shown = cloud.compute.show_proxy_volume(ctx(), created["id"])
+    assert shown["status"] == "available" and shown["volumeType"] == "__DEFAULT__"
+    assert cloud.compute.list_proxy_volumes(ctx(), detailed=True) == [shown]
+    for size in ("", "0", "#$%"):
+        with pytest.raises(BadRequest, match="size"):
+            cloud.compute.create_proxy_volume(ctx(), {"size": size})
+    snapshot = cloud.compute.create_proxy_snapshot(ctx(), {"volume_id": created["id"], "display_name": "s"})
+    assert (snapshot["volumeId"], snapshot["displayName"]) == (created["id"], "s")
+    assert [s["id"] for s in cloud.compute.list_proxy_snapshots(ctx())] == [snapshot["id"]]
+    with pytest.raises(NotFound):
+        cloud.compute.show_proxy_volume(ctx(OTHER), created["id"])
+    cloud.compute.delete_proxy_snapshot(ctx(), snapshot["id"])
+    report(cloud)  # the host lets the snapshot go
+    cloud.compute.delete_proxy_volume(ctx(), created["id"])
+    assert cloud.compute.show_proxy_volume(ctx(), created["id"])["status"] == "deleting"

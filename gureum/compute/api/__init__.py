@@ -31,6 +31,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "gureum.compute.api.server_extras",
     "gureum.compute.api.images",
     "gureum.compute.api.volume_attachments",
+    "gureum.compute.api.volumes",
     "gureum.compute.api.remote_consoles",
     "gureum.compute.api.security_groups",
 )
