@@ -134,8 +134,16 @@ def delete_snapshot(req: ApiRequest) -> Any:
     return 202, None
 
 
+@endpoint(summary="No volume or snapshot named")
+def nothing_named(req: ApiRequest) -> None:
+    raise NotFound("The resource could not be found.")
+
+
 def routes() -> list[BaseRoute]:
     return [
+        # A trailing slash names no volume: Nova's 404 (not the collection's answer or 405).
+        Route("/v2.1/os-volumes/", nothing_named, methods=["GET", "DELETE"]),
+        Route("/v2.1/os-snapshots/", nothing_named, methods=["GET", "DELETE"]),
         Route("/v2.1/os-volumes", _list_volumes(False), methods=["GET"]),
         Route("/v2.1/os-volumes", create_volume, methods=["POST"]),
         Route("/v2.1/os-volumes/detail", _list_volumes(True), methods=["GET"]),
