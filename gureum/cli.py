@@ -44,6 +44,17 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def openstack_command() -> str:
+    """How to call the openstack client from here: its name when the shell finds it (an active
+    venv, a system package), else its path beside this interpreter (./scripts/up's .venv)."""
+    import shutil  # noqa: PLC0415
+
+    beside = Path(sys.executable).parent / "openstack"
+    if shutil.which("openstack") or not beside.exists():
+        return "openstack"
+    return str(beside)
+
+
 def add_controller_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", type=Path, default=None,
                         help=f"where all state lives (default: {default_state_dir()})")
@@ -129,7 +140,7 @@ def run_controller(settings: Settings, role: ControllerRole, started: float) -> 
         clouds_yaml = settings.effective_clouds_yaml
         write_clouds_yaml(clouds_yaml, settings.cloud_name, settings, password)
         extra.append(("clouds", f"wrote '{settings.cloud_name}' to {clouds_yaml}: "
-                                f"openstack --os-cloud {settings.cloud_name} ..."))
+                                f"{openstack_command()} --os-cloud {settings.cloud_name} ..."))
     lines = start_banner(__version__, settings.base_url, served_services(app, settings.base_url),
                          {"dashboard": f"log in as admin with {password}"}, extra)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +65,12 @@ def test_down_help_names_purge_options() -> None:
     options = help_of("down")
     assert {"--state-dir", "--purge", "--yes", "--remove-state-dir"} <= set(options)
     assert "the state dir stays" in options["--purge"]
+
+
+def test_the_banner_names_the_client_so_a_fresh_shell_finds_it(monkeypatch) -> None:  # noqa: ANN001
+    from gureum.cli import openstack_command  # noqa: PLC0415
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert openstack_command() == str(Path(sys.executable).parent / "openstack")  # ./scripts/up's .venv
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
+    assert openstack_command() == "openstack"
