@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import jsonschema
@@ -12,6 +12,8 @@ import jsonschema
 from gureum.compute.microversion import Microversion
 from gureum.http.endpoint import ApiRequest
 from gureum.http.errors import BadRequest
+
+T = TypeVar("T")
 
 MICROVERSION_SCOPE_KEY = "gureum.compute.microversion"
 
@@ -27,6 +29,21 @@ def links(req: ApiRequest, collection: str, ident: str) -> list[dict[str, str]]:
         {"rel": "self", "href": f"{root}/v2.1/{collection}/{ident}"},
         {"rel": "bookmark", "href": f"{root}/{collection}/{ident}"},
     ]
+
+
+def limited(req: ApiRequest, items: list[T]) -> list[T]:
+    """Nova's common.limited: ?offset= and ?limit= over a whole list (each a whole number)."""
+    numbers = {}
+    for key in ("offset", "limit"):
+        raw = req.query.get(key)
+        if raw is None:
+            continue
+        if not raw.isdigit():
+            raise BadRequest(f"Invalid input for query parameters {key}. Value: {raw}. "
+                             f"'{raw}' does not match '^[0-9]*$'")
+        numbers[key] = int(raw)
+    offset, limit = numbers.get("offset", 0), numbers.get("limit")
+    return items[offset:] if limit is None else items[offset:offset + limit]
 
 
 def query_bool(value: str | None, default: bool | None = None) -> bool | None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
-from gureum.compute.api.common import microversion
+from gureum.compute.api.common import limited, microversion
 from gureum.compute.block_devices import Mapping
 from gureum.http.endpoint import ApiRequest, endpoint
 from gureum.http.errors import BadRequest
@@ -58,22 +58,6 @@ def _view(req: ApiRequest, m: Mapping) -> dict[str, Any]:
     return body
 
 
-def _page(req: ApiRequest, rows: list[Mapping]) -> list[Mapping]:
-    """Nova's common.limited: ?offset= and ?limit= over the server's attachments."""
-    numbers = {}
-    for key in ("offset", "limit"):
-        raw = req.query.get(key)
-        if raw is None:
-            continue
-        if not raw.isdigit():
-            raise BadRequest(f"Invalid input for query parameters {key}. Value: {raw}. "
-                             f"'{raw}' does not match '^[0-9]*$'")
-        numbers[key] = int(raw)
-    offset = numbers.get("offset", 0)
-    limit = numbers.get("limit")
-    return rows[offset:] if limit is None else rows[offset:offset + limit]
-
-
 @endpoint(schema=ATTACH_SCHEMA, summary="Attach a volume to a server")
 def attach_volume(req: ApiRequest) -> Any:
     data = req.body["volumeAttachment"]
@@ -98,7 +82,7 @@ def attach_volume(req: ApiRequest) -> Any:
 @endpoint(summary="List a server's volume attachments")
 def list_attachments(req: ApiRequest) -> Any:
     rows = req.cloud.compute.volume_attachments(req.context, req.path["server_id"])
-    return {"volumeAttachments": [_view(req, m) for m in _page(req, rows)]}
+    return {"volumeAttachments": [_view(req, m) for m in limited(req, rows)]}
 
 
 @endpoint(summary="Show a volume attachment")

@@ -11,9 +11,9 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
-from gureum.compute.api.common import microversion
+from gureum.compute.api.common import limited, microversion
 from gureum.http.endpoint import ApiRequest, endpoint
-from gureum.http.errors import BadRequest, NotFound
+from gureum.http.errors import NotFound
 
 PROXY_MAX = 35  # Nova's MAX_PROXY_API_SUPPORT_VERSION
 VOLUME_SCHEMA = {
@@ -62,26 +62,11 @@ def _proxied(req: ApiRequest) -> None:
         raise NotFound("The resource could not be found.")
 
 
-def _limited(req: ApiRequest, items: list[Any]) -> list[Any]:
-    """Nova's common.limited: ?offset= and ?limit= over the whole list."""
-    numbers = {}
-    for key in ("offset", "limit"):
-        raw = req.query.get(key)
-        if raw is None:
-            continue
-        if not raw.isdigit():
-            raise BadRequest(f"Invalid input for query parameters {key}. Value: {raw}. "
-                             f"'{raw}' does not match '^[0-9]*$'")
-        numbers[key] = int(raw)
-    offset, limit = numbers.get("offset", 0), numbers.get("limit")
-    return items[offset:] if limit is None else items[offset:offset + limit]
-
-
 def _list_volumes(detailed: bool) -> Any:
     @endpoint(summary="List volumes (proxy)" + (" with details" if detailed else ""))
     def handler(req: ApiRequest) -> dict[str, Any]:
         _proxied(req)
-        return {"volumes": _limited(req, req.cloud.compute.list_proxy_volumes(req.context, detailed))}
+        return {"volumes": limited(req, req.cloud.compute.list_proxy_volumes(req.context, detailed))}
 
     return handler
 
@@ -110,7 +95,7 @@ def _list_snapshots(detailed: bool) -> Any:
     @endpoint(summary="List volume snapshots (proxy)" + (" with details" if detailed else ""))
     def handler(req: ApiRequest) -> dict[str, Any]:
         _proxied(req)
-        return {"snapshots": _limited(req, req.cloud.compute.list_proxy_snapshots(req.context, detailed))}
+        return {"snapshots": limited(req, req.cloud.compute.list_proxy_snapshots(req.context, detailed))}
 
     return handler
 
