@@ -98,6 +98,18 @@ def refused(request: Request, viewer: Viewer | None = None) -> HTMLResponse:
                           "token), so nothing was changed. Reload the page and try again.")
 
 
+async def put_body_through(p: Page, path: str, content_type: str) -> Response:
+    """A page script's upload: its request body goes on to the API's PUT `path` as it arrives.
+    204 when the API took it, else the API's own words and status (shown beside the progress bar)."""
+    headers = {"content-type": content_type}
+    if p.request.headers.get("content-length"):
+        headers["content-length"] = p.request.headers["content-length"]
+    answer = await p.api.call("PUT", path, headers=headers, stream=p.request.stream().__aiter__())
+    if answer.ok:
+        return Response(status_code=204)
+    return Response(answer.error_message, status_code=answer.status, media_type="text/plain")
+
+
 def back(path: str, notice: str = "") -> Response:
     """After a change: the page again (POST-redirect-GET), with a notice of what happened."""
     from urllib.parse import quote  # noqa: PLC0415

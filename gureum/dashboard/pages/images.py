@@ -12,7 +12,7 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from gureum.dashboard.session import PREFIX
-from gureum.dashboard.web import Page, api_field, back, page
+from gureum.dashboard.web import Page, api_field, back, page, put_body_through
 
 DISK_FORMATS = ("qcow2", "raw", "iso", "vmdk", "vdi", "vhd", "vhdx", "ami", "ari", "aki")
 FIELDS = ("name", "disk_format", "visibility", "min_disk", "min_ram")
@@ -70,14 +70,7 @@ async def create_image(p: Page) -> Response:
 @page
 async def upload_file(p: Page) -> Response:
     image_id = p.request.path_params["image_id"]
-    headers = {"content-type": "application/octet-stream"}
-    if p.request.headers.get("content-length"):
-        headers["content-length"] = p.request.headers["content-length"]
-    answer = await p.api.call("PUT", f"/image/v2/images/{image_id}/file", headers=headers,
-                              stream=p.request.stream().__aiter__())
-    if answer.ok:
-        return Response(status_code=204)
-    return Response(answer.error_message, status_code=answer.status, media_type="text/plain")
+    return await put_body_through(p, f"/image/v2/images/{image_id}/file", "application/octet-stream")
 
 
 @page

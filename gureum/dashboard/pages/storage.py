@@ -10,7 +10,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from gureum.dashboard.client import ApiFailed, ApiResponse
-from gureum.dashboard.web import Page, back, page
+from gureum.dashboard.web import Page, back, page, put_body_through
 
 
 def endpoint(p: Page, service_type: str) -> str:
@@ -109,14 +109,8 @@ async def upload_object(p: Page) -> Response:
     problem = object_name_problem(obj)
     if problem:
         return Response(problem, status_code=400, media_type="text/plain")
-    headers = {"content-type": p.request.headers.get("content-type") or "application/octet-stream"}
-    if p.request.headers.get("content-length"):
-        headers["content-length"] = p.request.headers["content-length"]
-    answer = await p.api.call("PUT", f"{base}/{quote(container)}/{quote(obj)}", headers=headers,
-                              stream=p.request.stream().__aiter__())
-    if answer.ok:
-        return Response(status_code=204)
-    return Response(answer.error_message, status_code=answer.status, media_type="text/plain")
+    return await put_body_through(p, f"{base}/{quote(container)}/{quote(obj)}",
+                                  p.request.headers.get("content-type") or "application/octet-stream")
 
 
 @page
