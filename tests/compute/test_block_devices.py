@@ -3,7 +3,6 @@ volume service, what the guest's host is asked for and reports, and server delet
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,25 +14,15 @@ from gureum.compute import states
 from gureum.compute.actions import RebuildRequest
 from gureum.compute.boot import BlockDevice, ServerRequest
 from gureum.compute.models import Instance
-from gureum.config import Settings
 from gureum.http.errors import BadRequest, Conflict, NotFound
 from gureum.volume.models import VolumeAttachment
-from tests.compute.test_service import _CLOUD, admin, boot_image, ctx, flavor_id, server
+from tests.compute.test_service import (  # noqa: F401  (cloud: the in-process cloud fixture)
+    admin, boot_image, cloud, ctx, flavor_id, server,
+)
 
 HOST = "node-1"
 GiB = 1024**3
 OTHER = "q" * 32
-
-
-@pytest.fixture
-def cloud(tmp_path: Path) -> Iterator[Cloud]:
-    cloud = Cloud(Settings(state_dir=tmp_path / "state"))
-    cloud.start()
-    _CLOUD.append(cloud)
-    yield cloud
-    _CLOUD.pop()
-    cloud.image.stop()
-    cloud.close()
 
 
 def report(cloud: Cloud, plugged: dict[str, list[str]] | None = None) -> None:
