@@ -105,15 +105,17 @@ def group_names_from_ports(session: Session, ports: dict[str, list[Port]]) -> di
     return result
 
 
-def nics(session: Session, ports: list[Port]) -> list[DesiredNic]:
-    """The guest's NICs for its ports (server_ports: in NIC order)."""
-    if not ports:
-        return []
-    fixed = _fixed(session, [p.id for p in ports])
+def nics(session: Session, ports_by_instance: dict[str, list[Port]]) -> dict[str, list[DesiredNic]]:
+    """Each guest's NICs for its ports (ports_of: in NIC order): two statements for any number."""
+    all_ports = [p for found in ports_by_instance.values() for p in found]
+    if not all_ports:
+        return {uuid: [] for uuid in ports_by_instance}
+    fixed = _fixed(session, [p.id for p in all_ports])
     mtu = dict(session.execute(select(Network.id, Network.mtu).where(
-        Network.id.in_({p.network_id for p in ports}))).all())
-    return [DesiredNic(port_id=p.id, mac=p.mac_address, network_id=p.network_id, mtu=mtu.get(p.network_id),
-                       fixed_ips=fixed.get(p.id, [])) for p in ports]
+        Network.id.in_({p.network_id for p in all_ports}))).all())
+    return {uuid: [DesiredNic(port_id=p.id, mac=p.mac_address, network_id=p.network_id, mtu=mtu.get(p.network_id),
+                              fixed_ips=fixed.get(p.id, [])) for p in found]
+            for uuid, found in ports_by_instance.items()}
 
 
 def fixed_ips_of(session: Session, instances: list[Instance]) -> dict[str, list[str]]:

@@ -23,6 +23,7 @@ from gureum.agent.protocol import (
     AGENT_TOKEN_FILE,
     DesiredHostState,
     DesiredInstance,
+    DesiredNic,
     DesiredSnapshot,
     HostReport,
     ObservedInstance,
@@ -254,7 +255,12 @@ class ComputeService(ServerActions, BlockDevices, SecurityGroupProxy, VolumeProx
             rows = session.execute(
                 select(Instance).where(Instance.host_id == host.id, Instance.deleted.is_(False))
             ).scalars()
-            instances = [self._desired(session, i) for i in rows if i.vm_state != states.ERROR or i.launched_at]
+            placed = [i for i in rows if i.vm_state != states.ERROR or i.launched_at]
+            # Every guest's ports, NICs and network_data.json: a fixed number of statements per host.
+            ports = {i.uuid: [] for i in placed} | addresses.ports_of(session, placed)
+            nics = addresses.nics(session, ports)
+            documents = self.cloud.network.guest_network_data(session, ports)
+            instances = [self._desired(i, nics[i.uuid], documents[i.uuid]) for i in placed]
             # Block storage's share: the volumes this host holds, the disks each guest has plugged in.
             volumes, exports = self.cloud.volume.desired_for_host(session, hostname)
             attached = self.cloud.volume.attachments_for_instances(session, hostname, [i.uuid for i in instances])
@@ -270,9 +276,8 @@ class ComputeService(ServerActions, BlockDevices, SecurityGroupProxy, VolumeProx
                 exports=exports,
             )
 
-    def _desired(self, session: Session, instance: Instance) -> DesiredInstance:
+    def _desired(self, instance: Instance, nics: list[DesiredNic], network_data: dict[str, Any]) -> DesiredInstance:
         flavor = instance.flavor
-        ports = addresses.server_ports(session, instance)
         return DesiredInstance(
             uuid=instance.uuid,
             name=instance.name,
@@ -295,8 +300,8 @@ class ComputeService(ServerActions, BlockDevices, SecurityGroupProxy, VolumeProx
             availability_zone=instance.availability_zone or "nova",
             flavor_name=str(flavor.get("name", "")),
             launch_index=instance.launch_index,
-            nics=addresses.nics(session, ports),
-            network_data=self.cloud.network.guest_network_data(session, ports),
+            nics=nics,
+            network_data=network_data,
         )
 
     def apply_report(self, report: HostReport) -> int:

@@ -24,19 +24,24 @@ _IPV6_MODE_TYPES = {"slaac": "ipv6_slaac", "dhcpv6-stateless": "ipv6_dhcpv6-stat
                     "dhcpv6-stateful": "ipv6_dhcpv6-stateful"}
 
 
-def network_data(session: Session, ports: list[Port]) -> dict[str, Any]:
-    """The document for a guest with these ports (in NIC order): three statements."""
-    if not ports:
-        return {"links": [], "networks": [], "services": []}
-    port_ids = [p.id for p in ports]
+def network_data(session: Session, ports_by_guest: dict[str, list[Port]]) -> dict[str, dict[str, Any]]:
+    """Each guest's document, from its ports in NIC order: three statements for any number of guests."""
+    all_ports = [p for found in ports_by_guest.values() for p in found]
+    if not all_ports:
+        return {guest: _document([], {}, {}, {}) for guest in ports_by_guest}
     allocations: dict[str, list[IPAllocation]] = defaultdict(list)
-    for allocation in session.scalars(select(IPAllocation).where(IPAllocation.port_id.in_(port_ids))
+    for allocation in session.scalars(select(IPAllocation).where(IPAllocation.port_id.in_([p.id for p in all_ports]))
                                       .order_by(IPAllocation.id)):
         allocations[allocation.port_id].append(allocation)
     subnets = {s.id: s for s in session.scalars(select(Subnet).where(
         Subnet.id.in_({a.subnet_id for found in allocations.values() for a in found})))}
     mtus = dict(session.execute(select(Network.id, Network.mtu).where(
-        Network.id.in_({p.network_id for p in ports}))).all())
+        Network.id.in_({p.network_id for p in all_ports}))).all())
+    return {guest: _document(found, allocations, subnets, mtus) for guest, found in ports_by_guest.items()}
+
+
+def _document(ports: list[Port], allocations: dict[str, list[IPAllocation]], subnets: dict[str, Subnet],
+              mtus: dict[str, int | None]) -> dict[str, Any]:
     links: list[dict[str, Any]] = []
     networks: list[dict[str, Any]] = []
     services: list[dict[str, str]] = []

@@ -265,9 +265,9 @@ class NetworkService:
     def release_ports_for_server(self, session: Session, server_uuid: str) -> None:
         server_ports.release_ports_for_server(session, server_uuid)
 
-    def guest_network_data(self, session: Session, ports: list[Port]) -> dict[str, Any]:
-        """Nova's network_data.json for a guest with these ports, in NIC order."""
-        return guest_network_data.network_data(session, ports)
+    def guest_network_data(self, session: Session, ports_by_guest: dict[str, list[Port]]) -> dict[str, dict[str, Any]]:
+        """Nova's network_data.json for each guest, from its ports in NIC order."""
+        return guest_network_data.network_data(session, ports_by_guest)
 
 
 _lock = threading.Lock()

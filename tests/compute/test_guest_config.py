@@ -83,3 +83,24 @@ def test_config_drive_by_default_and_none_when_asked_false(cloud: Cloud, tmp_pat
     assert desired(cloud, hostname, default).config_drive is True
     assert desired(cloud, hostname, off).config_drive is False
     assert desired(cloud, hostname, on).config_drive is True
+
+
+def test_desired_state_reads_every_guests_nics_and_network_data_in_a_fixed_number_of_statements(
+        cloud: Cloud, tmp_path: Path) -> None:
+    from sqlalchemy import event  # noqa: PLC0415
+
+    hostname = host(cloud)
+    dhcp_net, static_net = two_networks(cloud)
+    cloud.compute.desired_state(hostname)  # first reads (revision counters) out of the count
+    seen: list[str] = []
+    for engine in {id(e): e for e in (cloud.db.engine, cloud.db.read_engine)}.values():
+        event.listen(engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    counts = []
+    for n in range(2):
+        for m in range(1 + 3 * n):  # one server, then three more
+            boot(cloud, tmp_path, f"many-{n}-{m}", networks=[{"uuid": dhcp_net}, {"uuid": static_net}])
+        seen.clear()
+        state = cloud.compute.desired_state(hostname)
+        assert all(len(i.nics) == 2 and len(i.network_data["links"]) == 2 for i in state.instances)
+        counts.append(len([s for s in seen if s.lstrip().upper().startswith("SELECT")]))
+    assert counts[0] == counts[1], counts
