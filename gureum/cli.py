@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -297,8 +299,9 @@ def cmd_agent(args: argparse.Namespace) -> int:
                                 availability_zone=args.availability_zone, netns=args.netns or None,
                                 name_prefix=args.name_prefix, bridge_mappings=mappings,
                                 local_ip=args.local_ip, dns_upstreams=dns_upstreams))
-    signal.signal(signal.SIGTERM, lambda *_: agent.stop())
-    signal.signal(signal.SIGINT, lambda *_: agent.stop())
+    signal.signal(signal.SIGTERM, lambda *_: stop_within(agent.stop, AGENT_STOP_GRACE_SECONDS))
+    signal.signal(signal.SIGINT, lambda *_: stop_within(agent.stop, AGENT_STOP_GRACE_SECONDS))
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1` shows what a stuck agent waits on
     agent.run()
     lock.close()
     return 0
@@ -328,6 +331,29 @@ def dns_upstreams_of(values: list[str] | None, none: bool) -> list[str] | None:
         except ValueError as exc:
             raise ValueError(f"--dns-upstream {value!r}: write an address, ADDRESS:PORT or [IPV6]:PORT") from exc
     return list(values) if values else None
+
+
+AGENT_STOP_GRACE_SECONDS = 10.0
+
+
+def stop_within(stop: Callable[[], None], grace_seconds: float) -> None:
+    """Ask for a clean stop; if the process still runs after the grace, print every thread's stack and exit.
+
+    An agent must follow its controller down promptly even when a pass is stuck
+    (a slow disk, a wedged command). Exiting hard is safe: guests are their own
+    processes and the next agent reconciles whatever a pass left half done.
+    """
+    stop()
+
+    def give_up() -> None:
+        log.error("the agent did not stop within %.0f s; its threads' stacks follow, then it exits "
+                  "(guests keep running; the next agent reconciles)", grace_seconds)
+        faulthandler.dump_traceback(all_threads=True)
+        os._exit(1)
+
+    timer = threading.Timer(grace_seconds, give_up)
+    timer.daemon = True
+    timer.start()
 
 
 def exit_with_parent() -> None:

@@ -77,7 +77,10 @@ def test_controller_killed_in_the_middle_of_a_create(crash_cloud: RunningCloud) 
     cloud.process.send_signal(signal.SIGKILL)
     cloud.process.wait()
     # The agent follows its controller down (it must not be orphaned)...
-    wait_for(lambda: not agent_pids(cloud), 30, 0.5, "the agent to stop with its controller")
+    try:
+        wait_for(lambda: not agent_pids(cloud), 30, 0.5, "the agent to stop with its controller")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the log ends:\n{cloud.log()[-6000:]}") from None
     # ...and the guests do not: they are their own processes.
     restarted = start_cloud(cloud.state_dir, port=cloud.port)
     cloud.process = restarted.process
